@@ -1,0 +1,373 @@
+package io.boxlite.sys;
+
+import io.boxlite.sys.gen.BoxliteSys;
+import io.boxlite.sys.gen.cmsghdr;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.VarHandle;
+
+/**
+ * What jextract cannot generate: errno-capturing downcalls and the {@code CMSG_*} arithmetic.
+ *
+ * <p>jextract never emits {@code Linker.Option.captureCallState("errno")}, and reading
+ * {@code __errno_location()} after a downcall is unreliable because the JVM may run code that
+ * clobbers errno in between. So every libc call whose failure we report goes through a handle
+ * built here from the generated symbol and descriptor, with errno captured by the linker into
+ * a per-thread segment.
+ *
+ * <p>Methods return the raw result; a negative result means failure and {@link #errno()} holds
+ * the value captured by the last call on this thread. {@link #check} turns that into a
+ * {@link NativeException}. No other class holds a libc {@code MethodHandle}.
+ */
+public final class Libc {
+    private Libc() {
+    }
+
+    private static final StructLayout CAPTURE_LAYOUT = Linker.Option.captureStateLayout();
+    private static final VarHandle ERRNO =
+            CAPTURE_LAYOUT.varHandle(MemoryLayout.PathElement.groupElement("errno"));
+
+    // The capture segment must outlive any single call; an automatic arena ties it to the
+    // thread-local's lifetime, which is the thread's (virtual threads included).
+    private static final ThreadLocal<MemorySegment> CAPTURE =
+            ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(CAPTURE_LAYOUT));
+
+    private static MethodHandle capturing(MemorySegment address, FunctionDescriptor descriptor) {
+        return Linker.nativeLinker().downcallHandle(address, descriptor,
+                Linker.Option.captureCallState("errno"));
+    }
+
+    private static final MethodHandle OPEN = capturing(BoxliteSys.open$address(), BoxliteSys.open$descriptor());
+    private static final MethodHandle CLOSE = capturing(BoxliteSys.close$address(), BoxliteSys.close$descriptor());
+    private static final MethodHandle READ = capturing(BoxliteSys.read$address(), BoxliteSys.read$descriptor());
+    private static final MethodHandle WRITE = capturing(BoxliteSys.write$address(), BoxliteSys.write$descriptor());
+    private static final MethodHandle IOCTL = capturing(BoxliteSys.ioctl$address(), BoxliteSys.ioctl$descriptor());
+    private static final MethodHandle MMAP = capturing(BoxliteSys.mmap$address(), BoxliteSys.mmap$descriptor());
+    private static final MethodHandle MUNMAP = capturing(BoxliteSys.munmap$address(), BoxliteSys.munmap$descriptor());
+    private static final MethodHandle MADVISE = capturing(BoxliteSys.madvise$address(), BoxliteSys.madvise$descriptor());
+    private static final MethodHandle MEMFD_CREATE =
+            capturing(BoxliteSys.memfd_create$address(), BoxliteSys.memfd_create$descriptor());
+    private static final MethodHandle FTRUNCATE =
+            capturing(BoxliteSys.ftruncate$address(), BoxliteSys.ftruncate$descriptor());
+    private static final MethodHandle EVENTFD = capturing(BoxliteSys.eventfd$address(), BoxliteSys.eventfd$descriptor());
+    private static final MethodHandle EPOLL_CREATE1 =
+            capturing(BoxliteSys.epoll_create1$address(), BoxliteSys.epoll_create1$descriptor());
+    private static final MethodHandle EPOLL_CTL =
+            capturing(BoxliteSys.epoll_ctl$address(), BoxliteSys.epoll_ctl$descriptor());
+    private static final MethodHandle EPOLL_WAIT =
+            capturing(BoxliteSys.epoll_wait$address(), BoxliteSys.epoll_wait$descriptor());
+    private static final MethodHandle SOCKET = capturing(BoxliteSys.socket$address(), BoxliteSys.socket$descriptor());
+    private static final MethodHandle SOCKETPAIR =
+            capturing(BoxliteSys.socketpair$address(), BoxliteSys.socketpair$descriptor());
+    private static final MethodHandle BIND = capturing(BoxliteSys.bind$address(), BoxliteSys.bind$descriptor());
+    private static final MethodHandle LISTEN = capturing(BoxliteSys.listen$address(), BoxliteSys.listen$descriptor());
+    private static final MethodHandle ACCEPT4 = capturing(BoxliteSys.accept4$address(), BoxliteSys.accept4$descriptor());
+    private static final MethodHandle CONNECT = capturing(BoxliteSys.connect$address(), BoxliteSys.connect$descriptor());
+    private static final MethodHandle SHUTDOWN =
+            capturing(BoxliteSys.shutdown$address(), BoxliteSys.shutdown$descriptor());
+    private static final MethodHandle SENDMSG = capturing(BoxliteSys.sendmsg$address(), BoxliteSys.sendmsg$descriptor());
+    private static final MethodHandle RECVMSG = capturing(BoxliteSys.recvmsg$address(), BoxliteSys.recvmsg$descriptor());
+    private static final MethodHandle FCNTL = capturing(BoxliteSys.fcntl$address(), BoxliteSys.fcntl$descriptor());
+    private static final MethodHandle TGKILL = capturing(BoxliteSys.tgkill$address(), BoxliteSys.tgkill$descriptor());
+    private static final MethodHandle POLL = capturing(BoxliteSys.poll$address(), BoxliteSys.poll$descriptor());
+
+    /** errno as captured by the last call through this class on the current thread. */
+    public static int errno() {
+        return (int) ERRNO.get(CAPTURE.get(), 0L);
+    }
+
+    /** Returns {@code result} if it is not negative, else throws with the captured errno. */
+    public static int check(String operation, int result) {
+        if (result < 0) {
+            throw new NativeException(operation, errno());
+        }
+        return result;
+    }
+
+    /** Returns {@code result} if it is not negative, else throws with the captured errno. */
+    public static long check(String operation, long result) {
+        if (result < 0) {
+            throw new NativeException(operation, errno());
+        }
+        return result;
+    }
+
+    /** {@code "EAGAIN (Resource temporarily unavailable)"}; thread-safe, unlike strerror. */
+    public static String errnoText(int errno) {
+        MemorySegment name = BoxliteSys.strerrorname_np(errno);
+        MemorySegment desc = BoxliteSys.strerrordesc_np(errno);
+        if (name.equals(MemorySegment.NULL) || desc.equals(MemorySegment.NULL)) {
+            return "errno " + errno;
+        }
+        // SAFETY: glibc returns pointers to static NUL-terminated strings; bound the read.
+        return name.reinterpret(64).getString(0) + " (" + desc.reinterpret(256).getString(0) + ")";
+    }
+
+    // --- calls; each returns the raw C result --------------------------------------------------
+
+    public static int open(MemorySegment path, int flags, int mode) {
+        try {
+            return (int) OPEN.invokeExact(CAPTURE.get(), path, flags, mode);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    public static int close(int fd) {
+        try {
+            return (int) CLOSE.invokeExact(CAPTURE.get(), fd);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    public static long read(int fd, MemorySegment buf, long count) {
+        try {
+            return (long) READ.invokeExact(CAPTURE.get(), fd, buf, count);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    public static long write(int fd, MemorySegment buf, long count) {
+        try {
+            return (long) WRITE.invokeExact(CAPTURE.get(), fd, buf, count);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    public static int ioctl(int fd, long request, MemorySegment arg) {
+        try {
+            return (int) IOCTL.invokeExact(CAPTURE.get(), fd, request, arg);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** ioctl with errno captured into the caller's segment: for hot loops that own one. */
+    public static int ioctl(MemorySegment capture, int fd, long request, MemorySegment arg) {
+        try {
+            return (int) IOCTL.invokeExact(capture, fd, request, arg);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** A segment to pass to {@link #ioctl(MemorySegment, int, long, MemorySegment)}. */
+    public static MemorySegment allocateCapture(Arena arena) {
+        return arena.allocate(CAPTURE_LAYOUT);
+    }
+
+    /** The errno held in a capture segment of {@link #allocateCapture}. */
+    public static int errno(MemorySegment capture) {
+        return (int) ERRNO.get(capture, 0L);
+    }
+
+    public static MemorySegment mmap(MemorySegment addr, long length, int prot, int flags, int fd, long offset) {
+        try {
+            return (MemorySegment) MMAP.invokeExact(CAPTURE.get(), addr, length, prot, flags, fd, offset);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    public static int munmap(MemorySegment addr, long length) {
+        try {
+            return (int) MUNMAP.invokeExact(CAPTURE.get(), addr, length);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    public static int madvise(MemorySegment addr, long length, int advice) {
+        try {
+            return (int) MADVISE.invokeExact(CAPTURE.get(), addr, length, advice);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    public static int memfdCreate(MemorySegment name, int flags) {
+        try {
+            return (int) MEMFD_CREATE.invokeExact(CAPTURE.get(), name, flags);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    public static int ftruncate(int fd, long length) {
+        try {
+            return (int) FTRUNCATE.invokeExact(CAPTURE.get(), fd, length);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    public static int eventfd(int initval, int flags) {
+        try {
+            return (int) EVENTFD.invokeExact(CAPTURE.get(), initval, flags);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    public static int epollCreate1(int flags) {
+        try {
+            return (int) EPOLL_CREATE1.invokeExact(CAPTURE.get(), flags);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    public static int epollCtl(int epfd, int op, int fd, MemorySegment event) {
+        try {
+            return (int) EPOLL_CTL.invokeExact(CAPTURE.get(), epfd, op, fd, event);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    public static int epollWait(int epfd, MemorySegment events, int maxEvents, int timeoutMillis) {
+        try {
+            return (int) EPOLL_WAIT.invokeExact(CAPTURE.get(), epfd, events, maxEvents, timeoutMillis);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    public static int poll(MemorySegment fds, long nfds, int timeoutMillis) {
+        try {
+            return (int) POLL.invokeExact(CAPTURE.get(), fds, nfds, timeoutMillis);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    public static int socket(int domain, int type, int protocol) {
+        try {
+            return (int) SOCKET.invokeExact(CAPTURE.get(), domain, type, protocol);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    public static int socketpair(int domain, int type, int protocol, MemorySegment fds) {
+        try {
+            return (int) SOCKETPAIR.invokeExact(CAPTURE.get(), domain, type, protocol, fds);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    public static int bind(int fd, MemorySegment addr, int addrLen) {
+        try {
+            return (int) BIND.invokeExact(CAPTURE.get(), fd, addr, addrLen);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    public static int listen(int fd, int backlog) {
+        try {
+            return (int) LISTEN.invokeExact(CAPTURE.get(), fd, backlog);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    public static int accept4(int fd, MemorySegment addr, MemorySegment addrLen, int flags) {
+        try {
+            return (int) ACCEPT4.invokeExact(CAPTURE.get(), fd, addr, addrLen, flags);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    public static int connect(int fd, MemorySegment addr, int addrLen) {
+        try {
+            return (int) CONNECT.invokeExact(CAPTURE.get(), fd, addr, addrLen);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    public static int shutdown(int fd, int how) {
+        try {
+            return (int) SHUTDOWN.invokeExact(CAPTURE.get(), fd, how);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    public static long sendmsg(int fd, MemorySegment msg, int flags) {
+        try {
+            return (long) SENDMSG.invokeExact(CAPTURE.get(), fd, msg, flags);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    public static long recvmsg(int fd, MemorySegment msg, int flags) {
+        try {
+            return (long) RECVMSG.invokeExact(CAPTURE.get(), fd, msg, flags);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    public static int fcntl(int fd, int cmd, long arg) {
+        try {
+            return (int) FCNTL.invokeExact(CAPTURE.get(), fd, cmd, arg);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    public static int tgkill(int tgid, int tid, int signal) {
+        try {
+            return (int) TGKILL.invokeExact(CAPTURE.get(), tgid, tid, signal);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    private static AssertionError unexpected(Throwable t) {
+        if (t instanceof Error e) {
+            throw e;
+        }
+        return new AssertionError("downcall failed unexpectedly", t);
+    }
+
+    // --- control messages: the CMSG_* macros, which are function-like and not generated -------
+
+    /** {@code sizeof(struct cmsghdr)}: 16 on x86-64. */
+    public static final long CMSG_HEADER = cmsghdr.sizeof();
+
+    private static long cmsgAlign(long length) {
+        long align = ValueLayout.JAVA_LONG.byteSize(); // sizeof(size_t)
+        return (length + align - 1) & -align;
+    }
+
+    /** {@code CMSG_SPACE(n)}: bytes of control buffer one message with n data bytes takes. */
+    public static long cmsgSpace(long dataLength) {
+        return cmsgAlign(dataLength) + cmsgAlign(CMSG_HEADER);
+    }
+
+    /** {@code CMSG_LEN(n)}: the {@code cmsg_len} value of a message with n data bytes. */
+    public static long cmsgLen(long dataLength) {
+        return cmsgAlign(CMSG_HEADER) + dataLength;
+    }
+
+    /** {@code CMSG_NXTHDR} offset arithmetic: where the message after one of {@code cmsgLen} starts. */
+    public static long cmsgNext(long offset, long cmsgLen) {
+        return offset + cmsgAlign(cmsgLen);
+    }
+}
