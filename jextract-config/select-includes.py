@@ -33,7 +33,7 @@ statx_timestamp open_how
 """.split()
 
 # Typedefs of anonymous structs: jextract names the class after the typedef.
-LIBC_TYPEDEFS = "__sigset_t sigset_t __fsid_t __SOCKADDR_ARG __CONST_SOCKADDR_ARG".split()
+LIBC_TYPEDEFS = "__sigset_t sigset_t __fsid_t".split()
 
 # KVM structs for x86_64; kvm_run drags in the five structs after it.
 KVM_STRUCTS = """

@@ -25,6 +25,10 @@ public final class Epoll implements AutoCloseable {
     /** Peer closed its writing end. */
     public static final int RDHUP = BoxliteSys.EPOLLRDHUP();
 
+    // struct epoll_event is packed on x86-64: its 64-bit data sits at offset 4, unaligned, which
+    // the generated (aligned) epoll_data accessors refuse.
+    private static final java.lang.foreign.ValueLayout.OfLong TOKEN = java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
+
     private final Fd fd;
     private final Arena arena = Arena.ofShared();
     private final MemorySegment events;
@@ -72,7 +76,7 @@ public final class Epoll implements AutoCloseable {
         try (Arena call = Arena.ofConfined()) {
             MemorySegment ev = epoll_event.allocate(call);
             epoll_event.events(ev, eventMask);
-            io.boxlite.sys.gen.epoll_data.u64(epoll_event.data(ev), token);
+            ev.set(TOKEN, epoll_event.data$offset(), token);
             Libc.check("epoll_ctl(" + name + ", fd " + targetFd + ")", Libc.epollCtl(fd.value(), op, targetFd, ev));
         }
     }
@@ -92,7 +96,7 @@ public final class Epoll implements AutoCloseable {
         }
         for (int i = 0; i < n; i++) {
             MemorySegment ev = epoll_event.asSlice(events, i);
-            sink.accept(new Event(io.boxlite.sys.gen.epoll_data.u64(epoll_event.data(ev)), epoll_event.events(ev)));
+            sink.accept(new Event(ev.get(TOKEN, epoll_event.data$offset()), epoll_event.events(ev)));
         }
         return n;
     }

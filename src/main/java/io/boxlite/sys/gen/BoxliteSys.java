@@ -17,6 +17,762 @@ public class BoxliteSys extends BoxliteSys_1 {
     BoxliteSys() {
         // Should not be called directly
     }
+    private static final int KVM_SEV_LAUNCH_MEASURE = (int)6L;
+    /**
+     * {@snippet lang=c :
+     * enum sev_cmd_id.KVM_SEV_LAUNCH_MEASURE = 6
+     * }
+     */
+    public static int KVM_SEV_LAUNCH_MEASURE() {
+        return KVM_SEV_LAUNCH_MEASURE;
+    }
+    private static final int KVM_SEV_LAUNCH_FINISH = (int)7L;
+    /**
+     * {@snippet lang=c :
+     * enum sev_cmd_id.KVM_SEV_LAUNCH_FINISH = 7
+     * }
+     */
+    public static int KVM_SEV_LAUNCH_FINISH() {
+        return KVM_SEV_LAUNCH_FINISH;
+    }
+    private static final int KVM_SEV_SEND_START = (int)8L;
+    /**
+     * {@snippet lang=c :
+     * enum sev_cmd_id.KVM_SEV_SEND_START = 8
+     * }
+     */
+    public static int KVM_SEV_SEND_START() {
+        return KVM_SEV_SEND_START;
+    }
+    private static final int KVM_SEV_SEND_UPDATE_DATA = (int)9L;
+    /**
+     * {@snippet lang=c :
+     * enum sev_cmd_id.KVM_SEV_SEND_UPDATE_DATA = 9
+     * }
+     */
+    public static int KVM_SEV_SEND_UPDATE_DATA() {
+        return KVM_SEV_SEND_UPDATE_DATA;
+    }
+    private static final int KVM_SEV_SEND_UPDATE_VMSA = (int)10L;
+    /**
+     * {@snippet lang=c :
+     * enum sev_cmd_id.KVM_SEV_SEND_UPDATE_VMSA = 10
+     * }
+     */
+    public static int KVM_SEV_SEND_UPDATE_VMSA() {
+        return KVM_SEV_SEND_UPDATE_VMSA;
+    }
+    private static final int KVM_SEV_SEND_FINISH = (int)11L;
+    /**
+     * {@snippet lang=c :
+     * enum sev_cmd_id.KVM_SEV_SEND_FINISH = 11
+     * }
+     */
+    public static int KVM_SEV_SEND_FINISH() {
+        return KVM_SEV_SEND_FINISH;
+    }
+    private static final int KVM_SEV_RECEIVE_START = (int)12L;
+    /**
+     * {@snippet lang=c :
+     * enum sev_cmd_id.KVM_SEV_RECEIVE_START = 12
+     * }
+     */
+    public static int KVM_SEV_RECEIVE_START() {
+        return KVM_SEV_RECEIVE_START;
+    }
+    private static final int KVM_SEV_RECEIVE_UPDATE_DATA = (int)13L;
+    /**
+     * {@snippet lang=c :
+     * enum sev_cmd_id.KVM_SEV_RECEIVE_UPDATE_DATA = 13
+     * }
+     */
+    public static int KVM_SEV_RECEIVE_UPDATE_DATA() {
+        return KVM_SEV_RECEIVE_UPDATE_DATA;
+    }
+    private static final int KVM_SEV_RECEIVE_UPDATE_VMSA = (int)14L;
+    /**
+     * {@snippet lang=c :
+     * enum sev_cmd_id.KVM_SEV_RECEIVE_UPDATE_VMSA = 14
+     * }
+     */
+    public static int KVM_SEV_RECEIVE_UPDATE_VMSA() {
+        return KVM_SEV_RECEIVE_UPDATE_VMSA;
+    }
+    private static final int KVM_SEV_RECEIVE_FINISH = (int)15L;
+    /**
+     * {@snippet lang=c :
+     * enum sev_cmd_id.KVM_SEV_RECEIVE_FINISH = 15
+     * }
+     */
+    public static int KVM_SEV_RECEIVE_FINISH() {
+        return KVM_SEV_RECEIVE_FINISH;
+    }
+    private static final int KVM_SEV_GUEST_STATUS = (int)16L;
+    /**
+     * {@snippet lang=c :
+     * enum sev_cmd_id.KVM_SEV_GUEST_STATUS = 16
+     * }
+     */
+    public static int KVM_SEV_GUEST_STATUS() {
+        return KVM_SEV_GUEST_STATUS;
+    }
+    private static final int KVM_SEV_DBG_DECRYPT = (int)17L;
+    /**
+     * {@snippet lang=c :
+     * enum sev_cmd_id.KVM_SEV_DBG_DECRYPT = 17
+     * }
+     */
+    public static int KVM_SEV_DBG_DECRYPT() {
+        return KVM_SEV_DBG_DECRYPT;
+    }
+    private static final int KVM_SEV_DBG_ENCRYPT = (int)18L;
+    /**
+     * {@snippet lang=c :
+     * enum sev_cmd_id.KVM_SEV_DBG_ENCRYPT = 18
+     * }
+     */
+    public static int KVM_SEV_DBG_ENCRYPT() {
+        return KVM_SEV_DBG_ENCRYPT;
+    }
+    private static final int KVM_SEV_CERT_EXPORT = (int)19L;
+    /**
+     * {@snippet lang=c :
+     * enum sev_cmd_id.KVM_SEV_CERT_EXPORT = 19
+     * }
+     */
+    public static int KVM_SEV_CERT_EXPORT() {
+        return KVM_SEV_CERT_EXPORT;
+    }
+    private static final int KVM_SEV_GET_ATTESTATION_REPORT = (int)20L;
+    /**
+     * {@snippet lang=c :
+     * enum sev_cmd_id.KVM_SEV_GET_ATTESTATION_REPORT = 20
+     * }
+     */
+    public static int KVM_SEV_GET_ATTESTATION_REPORT() {
+        return KVM_SEV_GET_ATTESTATION_REPORT;
+    }
+    private static final int KVM_SEV_SEND_CANCEL = (int)21L;
+    /**
+     * {@snippet lang=c :
+     * enum sev_cmd_id.KVM_SEV_SEND_CANCEL = 21
+     * }
+     */
+    public static int KVM_SEV_SEND_CANCEL() {
+        return KVM_SEV_SEND_CANCEL;
+    }
+    private static final int KVM_SEV_NR_MAX = (int)22L;
+    /**
+     * {@snippet lang=c :
+     * enum sev_cmd_id.KVM_SEV_NR_MAX = 22
+     * }
+     */
+    public static int KVM_SEV_NR_MAX() {
+        return KVM_SEV_NR_MAX;
+    }
+
+    private static class strerrordesc_np {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            BoxliteSys.C_POINTER,
+            BoxliteSys.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("strerrordesc_np");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern const char *strerrordesc_np(int __err)
+     * }
+     */
+    public static FunctionDescriptor strerrordesc_np$descriptor() {
+        return strerrordesc_np.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern const char *strerrordesc_np(int __err)
+     * }
+     */
+    public static MethodHandle strerrordesc_np$handle() {
+        return strerrordesc_np.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern const char *strerrordesc_np(int __err)
+     * }
+     */
+    public static MemorySegment strerrordesc_np$address() {
+        return strerrordesc_np.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern const char *strerrordesc_np(int __err)
+     * }
+     */
+    public static MemorySegment strerrordesc_np(int __err) {
+        var mh$ = strerrordesc_np.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("strerrordesc_np", __err);
+            }
+            return (MemorySegment)mh$.invokeExact(__err);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class strerrorname_np {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            BoxliteSys.C_POINTER,
+            BoxliteSys.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("strerrorname_np");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern const char *strerrorname_np(int __err)
+     * }
+     */
+    public static FunctionDescriptor strerrorname_np$descriptor() {
+        return strerrorname_np.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern const char *strerrorname_np(int __err)
+     * }
+     */
+    public static MethodHandle strerrorname_np$handle() {
+        return strerrorname_np.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern const char *strerrorname_np(int __err)
+     * }
+     */
+    public static MemorySegment strerrorname_np$address() {
+        return strerrorname_np.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern const char *strerrorname_np(int __err)
+     * }
+     */
+    public static MemorySegment strerrorname_np(int __err) {
+        var mh$ = strerrorname_np.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("strerrorname_np", __err);
+            }
+            return (MemorySegment)mh$.invokeExact(__err);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+    private static final int SI_ASYNCNL = (int)-60L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.SI_ASYNCNL = -60
+     * }
+     */
+    public static int SI_ASYNCNL() {
+        return SI_ASYNCNL;
+    }
+    private static final int SI_DETHREAD = (int)-7L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.SI_DETHREAD = -7
+     * }
+     */
+    public static int SI_DETHREAD() {
+        return SI_DETHREAD;
+    }
+    private static final int SI_TKILL = (int)-6L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.SI_TKILL = -6
+     * }
+     */
+    public static int SI_TKILL() {
+        return SI_TKILL;
+    }
+    private static final int SI_SIGIO = (int)-5L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.SI_SIGIO = -5
+     * }
+     */
+    public static int SI_SIGIO() {
+        return SI_SIGIO;
+    }
+    private static final int SI_ASYNCIO = (int)-4L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.SI_ASYNCIO = -4
+     * }
+     */
+    public static int SI_ASYNCIO() {
+        return SI_ASYNCIO;
+    }
+    private static final int SI_MESGQ = (int)-3L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.SI_MESGQ = -3
+     * }
+     */
+    public static int SI_MESGQ() {
+        return SI_MESGQ;
+    }
+    private static final int SI_TIMER = (int)-2L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.SI_TIMER = -2
+     * }
+     */
+    public static int SI_TIMER() {
+        return SI_TIMER;
+    }
+    private static final int SI_QUEUE = (int)-1L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.SI_QUEUE = -1
+     * }
+     */
+    public static int SI_QUEUE() {
+        return SI_QUEUE;
+    }
+    private static final int SI_USER = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.SI_USER = 0
+     * }
+     */
+    public static int SI_USER() {
+        return SI_USER;
+    }
+    private static final int SI_KERNEL = (int)128L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.SI_KERNEL = 128
+     * }
+     */
+    public static int SI_KERNEL() {
+        return SI_KERNEL;
+    }
+    private static final int POLL_IN = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.POLL_IN = 1
+     * }
+     */
+    public static int POLL_IN() {
+        return POLL_IN;
+    }
+    private static final int POLL_OUT = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.POLL_OUT = 2
+     * }
+     */
+    public static int POLL_OUT() {
+        return POLL_OUT;
+    }
+    private static final int POLL_MSG = (int)3L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.POLL_MSG = 3
+     * }
+     */
+    public static int POLL_MSG() {
+        return POLL_MSG;
+    }
+    private static final int POLL_ERR = (int)4L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.POLL_ERR = 4
+     * }
+     */
+    public static int POLL_ERR() {
+        return POLL_ERR;
+    }
+    private static final int POLL_PRI = (int)5L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.POLL_PRI = 5
+     * }
+     */
+    public static int POLL_PRI() {
+        return POLL_PRI;
+    }
+    private static final int POLL_HUP = (int)6L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.POLL_HUP = 6
+     * }
+     */
+    public static int POLL_HUP() {
+        return POLL_HUP;
+    }
+    private static final int SIGEV_SIGNAL = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.SIGEV_SIGNAL = 0
+     * }
+     */
+    public static int SIGEV_SIGNAL() {
+        return SIGEV_SIGNAL;
+    }
+    private static final int SIGEV_NONE = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.SIGEV_NONE = 1
+     * }
+     */
+    public static int SIGEV_NONE() {
+        return SIGEV_NONE;
+    }
+    private static final int SIGEV_THREAD = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.SIGEV_THREAD = 2
+     * }
+     */
+    public static int SIGEV_THREAD() {
+        return SIGEV_THREAD;
+    }
+    private static final int SIGEV_THREAD_ID = (int)4L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.SIGEV_THREAD_ID = 4
+     * }
+     */
+    public static int SIGEV_THREAD_ID() {
+        return SIGEV_THREAD_ID;
+    }
+
+    private static class kill {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            BoxliteSys.C_INT,
+            BoxliteSys.C_INT,
+            BoxliteSys.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("kill");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern int kill(__pid_t __pid, int __sig)
+     * }
+     */
+    public static FunctionDescriptor kill$descriptor() {
+        return kill.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern int kill(__pid_t __pid, int __sig)
+     * }
+     */
+    public static MethodHandle kill$handle() {
+        return kill.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern int kill(__pid_t __pid, int __sig)
+     * }
+     */
+    public static MemorySegment kill$address() {
+        return kill.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern int kill(__pid_t __pid, int __sig)
+     * }
+     */
+    public static int kill(int __pid, int __sig) {
+        var mh$ = kill.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("kill", __pid, __sig);
+            }
+            return (int)mh$.invokeExact(__pid, __sig);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class sigemptyset {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            BoxliteSys.C_INT,
+            BoxliteSys.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("sigemptyset");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern int sigemptyset(sigset_t *__set)
+     * }
+     */
+    public static FunctionDescriptor sigemptyset$descriptor() {
+        return sigemptyset.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern int sigemptyset(sigset_t *__set)
+     * }
+     */
+    public static MethodHandle sigemptyset$handle() {
+        return sigemptyset.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern int sigemptyset(sigset_t *__set)
+     * }
+     */
+    public static MemorySegment sigemptyset$address() {
+        return sigemptyset.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern int sigemptyset(sigset_t *__set)
+     * }
+     */
+    public static int sigemptyset(MemorySegment __set) {
+        var mh$ = sigemptyset.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("sigemptyset", __set);
+            }
+            return (int)mh$.invokeExact(__set);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class sigfillset {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            BoxliteSys.C_INT,
+            BoxliteSys.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("sigfillset");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern int sigfillset(sigset_t *__set)
+     * }
+     */
+    public static FunctionDescriptor sigfillset$descriptor() {
+        return sigfillset.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern int sigfillset(sigset_t *__set)
+     * }
+     */
+    public static MethodHandle sigfillset$handle() {
+        return sigfillset.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern int sigfillset(sigset_t *__set)
+     * }
+     */
+    public static MemorySegment sigfillset$address() {
+        return sigfillset.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern int sigfillset(sigset_t *__set)
+     * }
+     */
+    public static int sigfillset(MemorySegment __set) {
+        var mh$ = sigfillset.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("sigfillset", __set);
+            }
+            return (int)mh$.invokeExact(__set);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class sigaddset {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            BoxliteSys.C_INT,
+            BoxliteSys.C_POINTER,
+            BoxliteSys.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("sigaddset");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern int sigaddset(sigset_t *__set, int __signo)
+     * }
+     */
+    public static FunctionDescriptor sigaddset$descriptor() {
+        return sigaddset.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern int sigaddset(sigset_t *__set, int __signo)
+     * }
+     */
+    public static MethodHandle sigaddset$handle() {
+        return sigaddset.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern int sigaddset(sigset_t *__set, int __signo)
+     * }
+     */
+    public static MemorySegment sigaddset$address() {
+        return sigaddset.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern int sigaddset(sigset_t *__set, int __signo)
+     * }
+     */
+    public static int sigaddset(MemorySegment __set, int __signo) {
+        var mh$ = sigaddset.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("sigaddset", __set, __signo);
+            }
+            return (int)mh$.invokeExact(__set, __signo);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class sigdelset {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            BoxliteSys.C_INT,
+            BoxliteSys.C_POINTER,
+            BoxliteSys.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("sigdelset");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern int sigdelset(sigset_t *__set, int __signo)
+     * }
+     */
+    public static FunctionDescriptor sigdelset$descriptor() {
+        return sigdelset.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern int sigdelset(sigset_t *__set, int __signo)
+     * }
+     */
+    public static MethodHandle sigdelset$handle() {
+        return sigdelset.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern int sigdelset(sigset_t *__set, int __signo)
+     * }
+     */
+    public static MemorySegment sigdelset$address() {
+        return sigdelset.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern int sigdelset(sigset_t *__set, int __signo)
+     * }
+     */
+    public static int sigdelset(MemorySegment __set, int __signo) {
+        var mh$ = sigdelset.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("sigdelset", __set, __signo);
+            }
+            return (int)mh$.invokeExact(__set, __signo);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
 
     private static class sigismember {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
@@ -1652,1016 +2408,6 @@ public class BoxliteSys extends BoxliteSys_1 {
                 traceDowncall("flock", __fd, __operation);
             }
             return (int)mh$.invokeExact(__fd, __operation);
-        } catch (Error | RuntimeException ex) {
-           throw ex;
-        } catch (Throwable ex$) {
-           throw new AssertionError("should not reach here", ex$);
-        }
-    }
-    private static final int SOCK_STREAM = (int)1L;
-    /**
-     * {@snippet lang=c :
-     * enum __socket_type.SOCK_STREAM = 1
-     * }
-     */
-    public static int SOCK_STREAM() {
-        return SOCK_STREAM;
-    }
-    private static final int SOCK_DGRAM = (int)2L;
-    /**
-     * {@snippet lang=c :
-     * enum __socket_type.SOCK_DGRAM = 2
-     * }
-     */
-    public static int SOCK_DGRAM() {
-        return SOCK_DGRAM;
-    }
-    private static final int SOCK_RAW = (int)3L;
-    /**
-     * {@snippet lang=c :
-     * enum __socket_type.SOCK_RAW = 3
-     * }
-     */
-    public static int SOCK_RAW() {
-        return SOCK_RAW;
-    }
-    private static final int SOCK_RDM = (int)4L;
-    /**
-     * {@snippet lang=c :
-     * enum __socket_type.SOCK_RDM = 4
-     * }
-     */
-    public static int SOCK_RDM() {
-        return SOCK_RDM;
-    }
-    private static final int SOCK_SEQPACKET = (int)5L;
-    /**
-     * {@snippet lang=c :
-     * enum __socket_type.SOCK_SEQPACKET = 5
-     * }
-     */
-    public static int SOCK_SEQPACKET() {
-        return SOCK_SEQPACKET;
-    }
-    private static final int SOCK_DCCP = (int)6L;
-    /**
-     * {@snippet lang=c :
-     * enum __socket_type.SOCK_DCCP = 6
-     * }
-     */
-    public static int SOCK_DCCP() {
-        return SOCK_DCCP;
-    }
-    private static final int SOCK_PACKET = (int)10L;
-    /**
-     * {@snippet lang=c :
-     * enum __socket_type.SOCK_PACKET = 10
-     * }
-     */
-    public static int SOCK_PACKET() {
-        return SOCK_PACKET;
-    }
-    private static final int SOCK_CLOEXEC = (int)524288L;
-    /**
-     * {@snippet lang=c :
-     * enum __socket_type.SOCK_CLOEXEC = 524288
-     * }
-     */
-    public static int SOCK_CLOEXEC() {
-        return SOCK_CLOEXEC;
-    }
-    private static final int SOCK_NONBLOCK = (int)2048L;
-    /**
-     * {@snippet lang=c :
-     * enum __socket_type.SOCK_NONBLOCK = 2048
-     * }
-     */
-    public static int SOCK_NONBLOCK() {
-        return SOCK_NONBLOCK;
-    }
-    private static final int MSG_OOB = (int)1L;
-    /**
-     * {@snippet lang=c :
-     * enum <anonymous>.MSG_OOB = 1
-     * }
-     */
-    public static int MSG_OOB() {
-        return MSG_OOB;
-    }
-    private static final int MSG_PEEK = (int)2L;
-    /**
-     * {@snippet lang=c :
-     * enum <anonymous>.MSG_PEEK = 2
-     * }
-     */
-    public static int MSG_PEEK() {
-        return MSG_PEEK;
-    }
-    private static final int MSG_DONTROUTE = (int)4L;
-    /**
-     * {@snippet lang=c :
-     * enum <anonymous>.MSG_DONTROUTE = 4
-     * }
-     */
-    public static int MSG_DONTROUTE() {
-        return MSG_DONTROUTE;
-    }
-    private static final int MSG_TRYHARD = (int)4L;
-    /**
-     * {@snippet lang=c :
-     * enum <anonymous>.MSG_TRYHARD = 4
-     * }
-     */
-    public static int MSG_TRYHARD() {
-        return MSG_TRYHARD;
-    }
-    private static final int MSG_CTRUNC = (int)8L;
-    /**
-     * {@snippet lang=c :
-     * enum <anonymous>.MSG_CTRUNC = 8
-     * }
-     */
-    public static int MSG_CTRUNC() {
-        return MSG_CTRUNC;
-    }
-    private static final int MSG_PROXY = (int)16L;
-    /**
-     * {@snippet lang=c :
-     * enum <anonymous>.MSG_PROXY = 16
-     * }
-     */
-    public static int MSG_PROXY() {
-        return MSG_PROXY;
-    }
-    private static final int MSG_TRUNC = (int)32L;
-    /**
-     * {@snippet lang=c :
-     * enum <anonymous>.MSG_TRUNC = 32
-     * }
-     */
-    public static int MSG_TRUNC() {
-        return MSG_TRUNC;
-    }
-    private static final int MSG_DONTWAIT = (int)64L;
-    /**
-     * {@snippet lang=c :
-     * enum <anonymous>.MSG_DONTWAIT = 64
-     * }
-     */
-    public static int MSG_DONTWAIT() {
-        return MSG_DONTWAIT;
-    }
-    private static final int MSG_EOR = (int)128L;
-    /**
-     * {@snippet lang=c :
-     * enum <anonymous>.MSG_EOR = 128
-     * }
-     */
-    public static int MSG_EOR() {
-        return MSG_EOR;
-    }
-    private static final int MSG_WAITALL = (int)256L;
-    /**
-     * {@snippet lang=c :
-     * enum <anonymous>.MSG_WAITALL = 256
-     * }
-     */
-    public static int MSG_WAITALL() {
-        return MSG_WAITALL;
-    }
-    private static final int MSG_FIN = (int)512L;
-    /**
-     * {@snippet lang=c :
-     * enum <anonymous>.MSG_FIN = 512
-     * }
-     */
-    public static int MSG_FIN() {
-        return MSG_FIN;
-    }
-    private static final int MSG_SYN = (int)1024L;
-    /**
-     * {@snippet lang=c :
-     * enum <anonymous>.MSG_SYN = 1024
-     * }
-     */
-    public static int MSG_SYN() {
-        return MSG_SYN;
-    }
-    private static final int MSG_CONFIRM = (int)2048L;
-    /**
-     * {@snippet lang=c :
-     * enum <anonymous>.MSG_CONFIRM = 2048
-     * }
-     */
-    public static int MSG_CONFIRM() {
-        return MSG_CONFIRM;
-    }
-    private static final int MSG_RST = (int)4096L;
-    /**
-     * {@snippet lang=c :
-     * enum <anonymous>.MSG_RST = 4096
-     * }
-     */
-    public static int MSG_RST() {
-        return MSG_RST;
-    }
-    private static final int MSG_ERRQUEUE = (int)8192L;
-    /**
-     * {@snippet lang=c :
-     * enum <anonymous>.MSG_ERRQUEUE = 8192
-     * }
-     */
-    public static int MSG_ERRQUEUE() {
-        return MSG_ERRQUEUE;
-    }
-    private static final int MSG_NOSIGNAL = (int)16384L;
-    /**
-     * {@snippet lang=c :
-     * enum <anonymous>.MSG_NOSIGNAL = 16384
-     * }
-     */
-    public static int MSG_NOSIGNAL() {
-        return MSG_NOSIGNAL;
-    }
-    private static final int MSG_MORE = (int)32768L;
-    /**
-     * {@snippet lang=c :
-     * enum <anonymous>.MSG_MORE = 32768
-     * }
-     */
-    public static int MSG_MORE() {
-        return MSG_MORE;
-    }
-    private static final int MSG_WAITFORONE = (int)65536L;
-    /**
-     * {@snippet lang=c :
-     * enum <anonymous>.MSG_WAITFORONE = 65536
-     * }
-     */
-    public static int MSG_WAITFORONE() {
-        return MSG_WAITFORONE;
-    }
-    private static final int MSG_BATCH = (int)262144L;
-    /**
-     * {@snippet lang=c :
-     * enum <anonymous>.MSG_BATCH = 262144
-     * }
-     */
-    public static int MSG_BATCH() {
-        return MSG_BATCH;
-    }
-    private static final int MSG_ZEROCOPY = (int)67108864L;
-    /**
-     * {@snippet lang=c :
-     * enum <anonymous>.MSG_ZEROCOPY = 67108864
-     * }
-     */
-    public static int MSG_ZEROCOPY() {
-        return MSG_ZEROCOPY;
-    }
-    private static final int MSG_FASTOPEN = (int)536870912L;
-    /**
-     * {@snippet lang=c :
-     * enum <anonymous>.MSG_FASTOPEN = 536870912
-     * }
-     */
-    public static int MSG_FASTOPEN() {
-        return MSG_FASTOPEN;
-    }
-    private static final int MSG_CMSG_CLOEXEC = (int)1073741824L;
-    /**
-     * {@snippet lang=c :
-     * enum <anonymous>.MSG_CMSG_CLOEXEC = 1073741824
-     * }
-     */
-    public static int MSG_CMSG_CLOEXEC() {
-        return MSG_CMSG_CLOEXEC;
-    }
-    private static final int SCM_RIGHTS = (int)1L;
-    /**
-     * {@snippet lang=c :
-     * enum <anonymous>.SCM_RIGHTS = 1
-     * }
-     */
-    public static int SCM_RIGHTS() {
-        return SCM_RIGHTS;
-    }
-    private static final int SCM_CREDENTIALS = (int)2L;
-    /**
-     * {@snippet lang=c :
-     * enum <anonymous>.SCM_CREDENTIALS = 2
-     * }
-     */
-    public static int SCM_CREDENTIALS() {
-        return SCM_CREDENTIALS;
-    }
-    private static final int SHUT_RD = (int)0L;
-    /**
-     * {@snippet lang=c :
-     * enum <anonymous>.SHUT_RD = 0
-     * }
-     */
-    public static int SHUT_RD() {
-        return SHUT_RD;
-    }
-    private static final int SHUT_WR = (int)1L;
-    /**
-     * {@snippet lang=c :
-     * enum <anonymous>.SHUT_WR = 1
-     * }
-     */
-    public static int SHUT_WR() {
-        return SHUT_WR;
-    }
-    private static final int SHUT_RDWR = (int)2L;
-    /**
-     * {@snippet lang=c :
-     * enum <anonymous>.SHUT_RDWR = 2
-     * }
-     */
-    public static int SHUT_RDWR() {
-        return SHUT_RDWR;
-    }
-
-    private static class socket {
-        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
-            BoxliteSys.C_INT,
-            BoxliteSys.C_INT,
-            BoxliteSys.C_INT,
-            BoxliteSys.C_INT
-        );
-
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("socket");
-
-        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
-    }
-
-    /**
-     * Function descriptor for:
-     * {@snippet lang=c :
-     * extern int socket(int __domain, int __type, int __protocol)
-     * }
-     */
-    public static FunctionDescriptor socket$descriptor() {
-        return socket.DESC;
-    }
-
-    /**
-     * Downcall method handle for:
-     * {@snippet lang=c :
-     * extern int socket(int __domain, int __type, int __protocol)
-     * }
-     */
-    public static MethodHandle socket$handle() {
-        return socket.HANDLE;
-    }
-
-    /**
-     * Address for:
-     * {@snippet lang=c :
-     * extern int socket(int __domain, int __type, int __protocol)
-     * }
-     */
-    public static MemorySegment socket$address() {
-        return socket.ADDR;
-    }
-
-    /**
-     * {@snippet lang=c :
-     * extern int socket(int __domain, int __type, int __protocol)
-     * }
-     */
-    public static int socket(int __domain, int __type, int __protocol) {
-        var mh$ = socket.HANDLE;
-        try {
-            if (TRACE_DOWNCALLS) {
-                traceDowncall("socket", __domain, __type, __protocol);
-            }
-            return (int)mh$.invokeExact(__domain, __type, __protocol);
-        } catch (Error | RuntimeException ex) {
-           throw ex;
-        } catch (Throwable ex$) {
-           throw new AssertionError("should not reach here", ex$);
-        }
-    }
-
-    private static class socketpair {
-        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
-            BoxliteSys.C_INT,
-            BoxliteSys.C_INT,
-            BoxliteSys.C_INT,
-            BoxliteSys.C_INT,
-            BoxliteSys.C_POINTER
-        );
-
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("socketpair");
-
-        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
-    }
-
-    /**
-     * Function descriptor for:
-     * {@snippet lang=c :
-     * extern int socketpair(int __domain, int __type, int __protocol, int __fds[2])
-     * }
-     */
-    public static FunctionDescriptor socketpair$descriptor() {
-        return socketpair.DESC;
-    }
-
-    /**
-     * Downcall method handle for:
-     * {@snippet lang=c :
-     * extern int socketpair(int __domain, int __type, int __protocol, int __fds[2])
-     * }
-     */
-    public static MethodHandle socketpair$handle() {
-        return socketpair.HANDLE;
-    }
-
-    /**
-     * Address for:
-     * {@snippet lang=c :
-     * extern int socketpair(int __domain, int __type, int __protocol, int __fds[2])
-     * }
-     */
-    public static MemorySegment socketpair$address() {
-        return socketpair.ADDR;
-    }
-
-    /**
-     * {@snippet lang=c :
-     * extern int socketpair(int __domain, int __type, int __protocol, int __fds[2])
-     * }
-     */
-    public static int socketpair(int __domain, int __type, int __protocol, MemorySegment __fds) {
-        var mh$ = socketpair.HANDLE;
-        try {
-            if (TRACE_DOWNCALLS) {
-                traceDowncall("socketpair", __domain, __type, __protocol, __fds);
-            }
-            return (int)mh$.invokeExact(__domain, __type, __protocol, __fds);
-        } catch (Error | RuntimeException ex) {
-           throw ex;
-        } catch (Throwable ex$) {
-           throw new AssertionError("should not reach here", ex$);
-        }
-    }
-
-    private static class bind {
-        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
-            BoxliteSys.C_INT,
-            BoxliteSys.C_INT,
-            __CONST_SOCKADDR_ARG.layout(),
-            BoxliteSys.C_INT
-        );
-
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("bind");
-
-        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
-    }
-
-    /**
-     * Function descriptor for:
-     * {@snippet lang=c :
-     * extern int bind(int __fd, __CONST_SOCKADDR_ARG __addr, socklen_t __len)
-     * }
-     */
-    public static FunctionDescriptor bind$descriptor() {
-        return bind.DESC;
-    }
-
-    /**
-     * Downcall method handle for:
-     * {@snippet lang=c :
-     * extern int bind(int __fd, __CONST_SOCKADDR_ARG __addr, socklen_t __len)
-     * }
-     */
-    public static MethodHandle bind$handle() {
-        return bind.HANDLE;
-    }
-
-    /**
-     * Address for:
-     * {@snippet lang=c :
-     * extern int bind(int __fd, __CONST_SOCKADDR_ARG __addr, socklen_t __len)
-     * }
-     */
-    public static MemorySegment bind$address() {
-        return bind.ADDR;
-    }
-
-    /**
-     * {@snippet lang=c :
-     * extern int bind(int __fd, __CONST_SOCKADDR_ARG __addr, socklen_t __len)
-     * }
-     */
-    public static int bind(int __fd, MemorySegment __addr, int __len) {
-        var mh$ = bind.HANDLE;
-        try {
-            if (TRACE_DOWNCALLS) {
-                traceDowncall("bind", __fd, __addr, __len);
-            }
-            return (int)mh$.invokeExact(__fd, __addr, __len);
-        } catch (Error | RuntimeException ex) {
-           throw ex;
-        } catch (Throwable ex$) {
-           throw new AssertionError("should not reach here", ex$);
-        }
-    }
-
-    private static class connect {
-        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
-            BoxliteSys.C_INT,
-            BoxliteSys.C_INT,
-            __CONST_SOCKADDR_ARG.layout(),
-            BoxliteSys.C_INT
-        );
-
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("connect");
-
-        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
-    }
-
-    /**
-     * Function descriptor for:
-     * {@snippet lang=c :
-     * extern int connect(int __fd, __CONST_SOCKADDR_ARG __addr, socklen_t __len)
-     * }
-     */
-    public static FunctionDescriptor connect$descriptor() {
-        return connect.DESC;
-    }
-
-    /**
-     * Downcall method handle for:
-     * {@snippet lang=c :
-     * extern int connect(int __fd, __CONST_SOCKADDR_ARG __addr, socklen_t __len)
-     * }
-     */
-    public static MethodHandle connect$handle() {
-        return connect.HANDLE;
-    }
-
-    /**
-     * Address for:
-     * {@snippet lang=c :
-     * extern int connect(int __fd, __CONST_SOCKADDR_ARG __addr, socklen_t __len)
-     * }
-     */
-    public static MemorySegment connect$address() {
-        return connect.ADDR;
-    }
-
-    /**
-     * {@snippet lang=c :
-     * extern int connect(int __fd, __CONST_SOCKADDR_ARG __addr, socklen_t __len)
-     * }
-     */
-    public static int connect(int __fd, MemorySegment __addr, int __len) {
-        var mh$ = connect.HANDLE;
-        try {
-            if (TRACE_DOWNCALLS) {
-                traceDowncall("connect", __fd, __addr, __len);
-            }
-            return (int)mh$.invokeExact(__fd, __addr, __len);
-        } catch (Error | RuntimeException ex) {
-           throw ex;
-        } catch (Throwable ex$) {
-           throw new AssertionError("should not reach here", ex$);
-        }
-    }
-
-    private static class sendmsg {
-        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
-            BoxliteSys.C_LONG,
-            BoxliteSys.C_INT,
-            BoxliteSys.C_POINTER,
-            BoxliteSys.C_INT
-        );
-
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("sendmsg");
-
-        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
-    }
-
-    /**
-     * Function descriptor for:
-     * {@snippet lang=c :
-     * extern ssize_t sendmsg(int __fd, const struct msghdr *__message, int __flags)
-     * }
-     */
-    public static FunctionDescriptor sendmsg$descriptor() {
-        return sendmsg.DESC;
-    }
-
-    /**
-     * Downcall method handle for:
-     * {@snippet lang=c :
-     * extern ssize_t sendmsg(int __fd, const struct msghdr *__message, int __flags)
-     * }
-     */
-    public static MethodHandle sendmsg$handle() {
-        return sendmsg.HANDLE;
-    }
-
-    /**
-     * Address for:
-     * {@snippet lang=c :
-     * extern ssize_t sendmsg(int __fd, const struct msghdr *__message, int __flags)
-     * }
-     */
-    public static MemorySegment sendmsg$address() {
-        return sendmsg.ADDR;
-    }
-
-    /**
-     * {@snippet lang=c :
-     * extern ssize_t sendmsg(int __fd, const struct msghdr *__message, int __flags)
-     * }
-     */
-    public static long sendmsg(int __fd, MemorySegment __message, int __flags) {
-        var mh$ = sendmsg.HANDLE;
-        try {
-            if (TRACE_DOWNCALLS) {
-                traceDowncall("sendmsg", __fd, __message, __flags);
-            }
-            return (long)mh$.invokeExact(__fd, __message, __flags);
-        } catch (Error | RuntimeException ex) {
-           throw ex;
-        } catch (Throwable ex$) {
-           throw new AssertionError("should not reach here", ex$);
-        }
-    }
-
-    private static class recvmsg {
-        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
-            BoxliteSys.C_LONG,
-            BoxliteSys.C_INT,
-            BoxliteSys.C_POINTER,
-            BoxliteSys.C_INT
-        );
-
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("recvmsg");
-
-        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
-    }
-
-    /**
-     * Function descriptor for:
-     * {@snippet lang=c :
-     * extern ssize_t recvmsg(int __fd, struct msghdr *__message, int __flags)
-     * }
-     */
-    public static FunctionDescriptor recvmsg$descriptor() {
-        return recvmsg.DESC;
-    }
-
-    /**
-     * Downcall method handle for:
-     * {@snippet lang=c :
-     * extern ssize_t recvmsg(int __fd, struct msghdr *__message, int __flags)
-     * }
-     */
-    public static MethodHandle recvmsg$handle() {
-        return recvmsg.HANDLE;
-    }
-
-    /**
-     * Address for:
-     * {@snippet lang=c :
-     * extern ssize_t recvmsg(int __fd, struct msghdr *__message, int __flags)
-     * }
-     */
-    public static MemorySegment recvmsg$address() {
-        return recvmsg.ADDR;
-    }
-
-    /**
-     * {@snippet lang=c :
-     * extern ssize_t recvmsg(int __fd, struct msghdr *__message, int __flags)
-     * }
-     */
-    public static long recvmsg(int __fd, MemorySegment __message, int __flags) {
-        var mh$ = recvmsg.HANDLE;
-        try {
-            if (TRACE_DOWNCALLS) {
-                traceDowncall("recvmsg", __fd, __message, __flags);
-            }
-            return (long)mh$.invokeExact(__fd, __message, __flags);
-        } catch (Error | RuntimeException ex) {
-           throw ex;
-        } catch (Throwable ex$) {
-           throw new AssertionError("should not reach here", ex$);
-        }
-    }
-
-    private static class getsockopt {
-        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
-            BoxliteSys.C_INT,
-            BoxliteSys.C_INT,
-            BoxliteSys.C_INT,
-            BoxliteSys.C_INT,
-            BoxliteSys.C_POINTER,
-            BoxliteSys.C_POINTER
-        );
-
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("getsockopt");
-
-        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
-    }
-
-    /**
-     * Function descriptor for:
-     * {@snippet lang=c :
-     * extern int getsockopt(int __fd, int __level, int __optname, void *restrict __optval, socklen_t *restrict __optlen)
-     * }
-     */
-    public static FunctionDescriptor getsockopt$descriptor() {
-        return getsockopt.DESC;
-    }
-
-    /**
-     * Downcall method handle for:
-     * {@snippet lang=c :
-     * extern int getsockopt(int __fd, int __level, int __optname, void *restrict __optval, socklen_t *restrict __optlen)
-     * }
-     */
-    public static MethodHandle getsockopt$handle() {
-        return getsockopt.HANDLE;
-    }
-
-    /**
-     * Address for:
-     * {@snippet lang=c :
-     * extern int getsockopt(int __fd, int __level, int __optname, void *restrict __optval, socklen_t *restrict __optlen)
-     * }
-     */
-    public static MemorySegment getsockopt$address() {
-        return getsockopt.ADDR;
-    }
-
-    /**
-     * {@snippet lang=c :
-     * extern int getsockopt(int __fd, int __level, int __optname, void *restrict __optval, socklen_t *restrict __optlen)
-     * }
-     */
-    public static int getsockopt(int __fd, int __level, int __optname, MemorySegment __optval, MemorySegment __optlen) {
-        var mh$ = getsockopt.HANDLE;
-        try {
-            if (TRACE_DOWNCALLS) {
-                traceDowncall("getsockopt", __fd, __level, __optname, __optval, __optlen);
-            }
-            return (int)mh$.invokeExact(__fd, __level, __optname, __optval, __optlen);
-        } catch (Error | RuntimeException ex) {
-           throw ex;
-        } catch (Throwable ex$) {
-           throw new AssertionError("should not reach here", ex$);
-        }
-    }
-
-    private static class setsockopt {
-        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
-            BoxliteSys.C_INT,
-            BoxliteSys.C_INT,
-            BoxliteSys.C_INT,
-            BoxliteSys.C_INT,
-            BoxliteSys.C_POINTER,
-            BoxliteSys.C_INT
-        );
-
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("setsockopt");
-
-        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
-    }
-
-    /**
-     * Function descriptor for:
-     * {@snippet lang=c :
-     * extern int setsockopt(int __fd, int __level, int __optname, const void *__optval, socklen_t __optlen)
-     * }
-     */
-    public static FunctionDescriptor setsockopt$descriptor() {
-        return setsockopt.DESC;
-    }
-
-    /**
-     * Downcall method handle for:
-     * {@snippet lang=c :
-     * extern int setsockopt(int __fd, int __level, int __optname, const void *__optval, socklen_t __optlen)
-     * }
-     */
-    public static MethodHandle setsockopt$handle() {
-        return setsockopt.HANDLE;
-    }
-
-    /**
-     * Address for:
-     * {@snippet lang=c :
-     * extern int setsockopt(int __fd, int __level, int __optname, const void *__optval, socklen_t __optlen)
-     * }
-     */
-    public static MemorySegment setsockopt$address() {
-        return setsockopt.ADDR;
-    }
-
-    /**
-     * {@snippet lang=c :
-     * extern int setsockopt(int __fd, int __level, int __optname, const void *__optval, socklen_t __optlen)
-     * }
-     */
-    public static int setsockopt(int __fd, int __level, int __optname, MemorySegment __optval, int __optlen) {
-        var mh$ = setsockopt.HANDLE;
-        try {
-            if (TRACE_DOWNCALLS) {
-                traceDowncall("setsockopt", __fd, __level, __optname, __optval, __optlen);
-            }
-            return (int)mh$.invokeExact(__fd, __level, __optname, __optval, __optlen);
-        } catch (Error | RuntimeException ex) {
-           throw ex;
-        } catch (Throwable ex$) {
-           throw new AssertionError("should not reach here", ex$);
-        }
-    }
-
-    private static class listen {
-        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
-            BoxliteSys.C_INT,
-            BoxliteSys.C_INT,
-            BoxliteSys.C_INT
-        );
-
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("listen");
-
-        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
-    }
-
-    /**
-     * Function descriptor for:
-     * {@snippet lang=c :
-     * extern int listen(int __fd, int __n)
-     * }
-     */
-    public static FunctionDescriptor listen$descriptor() {
-        return listen.DESC;
-    }
-
-    /**
-     * Downcall method handle for:
-     * {@snippet lang=c :
-     * extern int listen(int __fd, int __n)
-     * }
-     */
-    public static MethodHandle listen$handle() {
-        return listen.HANDLE;
-    }
-
-    /**
-     * Address for:
-     * {@snippet lang=c :
-     * extern int listen(int __fd, int __n)
-     * }
-     */
-    public static MemorySegment listen$address() {
-        return listen.ADDR;
-    }
-
-    /**
-     * {@snippet lang=c :
-     * extern int listen(int __fd, int __n)
-     * }
-     */
-    public static int listen(int __fd, int __n) {
-        var mh$ = listen.HANDLE;
-        try {
-            if (TRACE_DOWNCALLS) {
-                traceDowncall("listen", __fd, __n);
-            }
-            return (int)mh$.invokeExact(__fd, __n);
-        } catch (Error | RuntimeException ex) {
-           throw ex;
-        } catch (Throwable ex$) {
-           throw new AssertionError("should not reach here", ex$);
-        }
-    }
-
-    private static class accept4 {
-        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
-            BoxliteSys.C_INT,
-            BoxliteSys.C_INT,
-            __SOCKADDR_ARG.layout(),
-            BoxliteSys.C_POINTER,
-            BoxliteSys.C_INT
-        );
-
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("accept4");
-
-        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
-    }
-
-    /**
-     * Function descriptor for:
-     * {@snippet lang=c :
-     * extern int accept4(int __fd, __SOCKADDR_ARG __addr, socklen_t *restrict __addr_len, int __flags)
-     * }
-     */
-    public static FunctionDescriptor accept4$descriptor() {
-        return accept4.DESC;
-    }
-
-    /**
-     * Downcall method handle for:
-     * {@snippet lang=c :
-     * extern int accept4(int __fd, __SOCKADDR_ARG __addr, socklen_t *restrict __addr_len, int __flags)
-     * }
-     */
-    public static MethodHandle accept4$handle() {
-        return accept4.HANDLE;
-    }
-
-    /**
-     * Address for:
-     * {@snippet lang=c :
-     * extern int accept4(int __fd, __SOCKADDR_ARG __addr, socklen_t *restrict __addr_len, int __flags)
-     * }
-     */
-    public static MemorySegment accept4$address() {
-        return accept4.ADDR;
-    }
-
-    /**
-     * {@snippet lang=c :
-     * extern int accept4(int __fd, __SOCKADDR_ARG __addr, socklen_t *restrict __addr_len, int __flags)
-     * }
-     */
-    public static int accept4(int __fd, MemorySegment __addr, MemorySegment __addr_len, int __flags) {
-        var mh$ = accept4.HANDLE;
-        try {
-            if (TRACE_DOWNCALLS) {
-                traceDowncall("accept4", __fd, __addr, __addr_len, __flags);
-            }
-            return (int)mh$.invokeExact(__fd, __addr, __addr_len, __flags);
-        } catch (Error | RuntimeException ex) {
-           throw ex;
-        } catch (Throwable ex$) {
-           throw new AssertionError("should not reach here", ex$);
-        }
-    }
-
-    private static class shutdown {
-        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
-            BoxliteSys.C_INT,
-            BoxliteSys.C_INT,
-            BoxliteSys.C_INT
-        );
-
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("shutdown");
-
-        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
-    }
-
-    /**
-     * Function descriptor for:
-     * {@snippet lang=c :
-     * extern int shutdown(int __fd, int __how)
-     * }
-     */
-    public static FunctionDescriptor shutdown$descriptor() {
-        return shutdown.DESC;
-    }
-
-    /**
-     * Downcall method handle for:
-     * {@snippet lang=c :
-     * extern int shutdown(int __fd, int __how)
-     * }
-     */
-    public static MethodHandle shutdown$handle() {
-        return shutdown.HANDLE;
-    }
-
-    /**
-     * Address for:
-     * {@snippet lang=c :
-     * extern int shutdown(int __fd, int __how)
-     * }
-     */
-    public static MemorySegment shutdown$address() {
-        return shutdown.ADDR;
-    }
-
-    /**
-     * {@snippet lang=c :
-     * extern int shutdown(int __fd, int __how)
-     * }
-     */
-    public static int shutdown(int __fd, int __how) {
-        var mh$ = shutdown.HANDLE;
-        try {
-            if (TRACE_DOWNCALLS) {
-                traceDowncall("shutdown", __fd, __how);
-            }
-            return (int)mh$.invokeExact(__fd, __how);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -4438,6 +4184,193 @@ public class BoxliteSys extends BoxliteSys_1 {
            throw new AssertionError("should not reach here", ex$);
         }
     }
+
+    private static class bind {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            BoxliteSys.C_INT,
+            BoxliteSys.C_INT,
+            BoxliteSys.C_POINTER,
+            BoxliteSys.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("bind");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern int bind(int fd, const struct sockaddr *addr, socklen_t len)
+     * }
+     */
+    public static FunctionDescriptor bind$descriptor() {
+        return bind.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern int bind(int fd, const struct sockaddr *addr, socklen_t len)
+     * }
+     */
+    public static MethodHandle bind$handle() {
+        return bind.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern int bind(int fd, const struct sockaddr *addr, socklen_t len)
+     * }
+     */
+    public static MemorySegment bind$address() {
+        return bind.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern int bind(int fd, const struct sockaddr *addr, socklen_t len)
+     * }
+     */
+    public static int bind(int fd, MemorySegment addr, int len) {
+        var mh$ = bind.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("bind", fd, addr, len);
+            }
+            return (int)mh$.invokeExact(fd, addr, len);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class connect {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            BoxliteSys.C_INT,
+            BoxliteSys.C_INT,
+            BoxliteSys.C_POINTER,
+            BoxliteSys.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("connect");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern int connect(int fd, const struct sockaddr *addr, socklen_t len)
+     * }
+     */
+    public static FunctionDescriptor connect$descriptor() {
+        return connect.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern int connect(int fd, const struct sockaddr *addr, socklen_t len)
+     * }
+     */
+    public static MethodHandle connect$handle() {
+        return connect.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern int connect(int fd, const struct sockaddr *addr, socklen_t len)
+     * }
+     */
+    public static MemorySegment connect$address() {
+        return connect.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern int connect(int fd, const struct sockaddr *addr, socklen_t len)
+     * }
+     */
+    public static int connect(int fd, MemorySegment addr, int len) {
+        var mh$ = connect.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("connect", fd, addr, len);
+            }
+            return (int)mh$.invokeExact(fd, addr, len);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class accept4 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            BoxliteSys.C_INT,
+            BoxliteSys.C_INT,
+            BoxliteSys.C_POINTER,
+            BoxliteSys.C_POINTER,
+            BoxliteSys.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("accept4");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
+     * }
+     */
+    public static FunctionDescriptor accept4$descriptor() {
+        return accept4.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
+     * }
+     */
+    public static MethodHandle accept4$handle() {
+        return accept4.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
+     * }
+     */
+    public static MemorySegment accept4$address() {
+        return accept4.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
+     * }
+     */
+    public static int accept4(int fd, MemorySegment addr, MemorySegment len, int flags) {
+        var mh$ = accept4.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("accept4", fd, addr, len, flags);
+            }
+            return (int)mh$.invokeExact(fd, addr, len, flags);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
     private static final int BOXLITE_SYS_openat2 = (int)437L;
     /**
      * {@snippet lang=c :
@@ -4446,6 +4379,582 @@ public class BoxliteSys extends BoxliteSys_1 {
      */
     public static int BOXLITE_SYS_openat2() {
         return BOXLITE_SYS_openat2;
+    }
+    private static final int FD_SETSIZE = (int)1024L;
+    /**
+     * {@snippet lang=c :
+     * #define FD_SETSIZE 1024
+     * }
+     */
+    public static int FD_SETSIZE() {
+        return FD_SETSIZE;
+    }
+    private static final int PF_UNIX = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define PF_UNIX 1
+     * }
+     */
+    public static int PF_UNIX() {
+        return PF_UNIX;
+    }
+    private static final int AF_UNSPEC = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * #define AF_UNSPEC 0
+     * }
+     */
+    public static int AF_UNSPEC() {
+        return AF_UNSPEC;
+    }
+    private static final int AF_LOCAL = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define AF_LOCAL 1
+     * }
+     */
+    public static int AF_LOCAL() {
+        return AF_LOCAL;
+    }
+    private static final int AF_UNIX = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define AF_UNIX 1
+     * }
+     */
+    public static int AF_UNIX() {
+        return AF_UNIX;
+    }
+    private static final int AF_FILE = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define AF_FILE 1
+     * }
+     */
+    public static int AF_FILE() {
+        return AF_FILE;
+    }
+    private static final int AF_INET = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * #define AF_INET 2
+     * }
+     */
+    public static int AF_INET() {
+        return AF_INET;
+    }
+    private static final int AF_AX25 = (int)3L;
+    /**
+     * {@snippet lang=c :
+     * #define AF_AX25 3
+     * }
+     */
+    public static int AF_AX25() {
+        return AF_AX25;
+    }
+    private static final int AF_IPX = (int)4L;
+    /**
+     * {@snippet lang=c :
+     * #define AF_IPX 4
+     * }
+     */
+    public static int AF_IPX() {
+        return AF_IPX;
+    }
+    private static final int AF_APPLETALK = (int)5L;
+    /**
+     * {@snippet lang=c :
+     * #define AF_APPLETALK 5
+     * }
+     */
+    public static int AF_APPLETALK() {
+        return AF_APPLETALK;
+    }
+    private static final int AF_NETROM = (int)6L;
+    /**
+     * {@snippet lang=c :
+     * #define AF_NETROM 6
+     * }
+     */
+    public static int AF_NETROM() {
+        return AF_NETROM;
+    }
+    private static final int AF_BRIDGE = (int)7L;
+    /**
+     * {@snippet lang=c :
+     * #define AF_BRIDGE 7
+     * }
+     */
+    public static int AF_BRIDGE() {
+        return AF_BRIDGE;
+    }
+    private static final int AF_ATMPVC = (int)8L;
+    /**
+     * {@snippet lang=c :
+     * #define AF_ATMPVC 8
+     * }
+     */
+    public static int AF_ATMPVC() {
+        return AF_ATMPVC;
+    }
+    private static final int AF_X25 = (int)9L;
+    /**
+     * {@snippet lang=c :
+     * #define AF_X25 9
+     * }
+     */
+    public static int AF_X25() {
+        return AF_X25;
+    }
+    private static final int AF_INET6 = (int)10L;
+    /**
+     * {@snippet lang=c :
+     * #define AF_INET6 10
+     * }
+     */
+    public static int AF_INET6() {
+        return AF_INET6;
+    }
+    private static final int AF_ROSE = (int)11L;
+    /**
+     * {@snippet lang=c :
+     * #define AF_ROSE 11
+     * }
+     */
+    public static int AF_ROSE() {
+        return AF_ROSE;
+    }
+    private static final int AF_DECnet = (int)12L;
+    /**
+     * {@snippet lang=c :
+     * #define AF_DECnet 12
+     * }
+     */
+    public static int AF_DECnet() {
+        return AF_DECnet;
+    }
+    private static final int AF_NETBEUI = (int)13L;
+    /**
+     * {@snippet lang=c :
+     * #define AF_NETBEUI 13
+     * }
+     */
+    public static int AF_NETBEUI() {
+        return AF_NETBEUI;
+    }
+    private static final int AF_SECURITY = (int)14L;
+    /**
+     * {@snippet lang=c :
+     * #define AF_SECURITY 14
+     * }
+     */
+    public static int AF_SECURITY() {
+        return AF_SECURITY;
+    }
+    private static final int AF_KEY = (int)15L;
+    /**
+     * {@snippet lang=c :
+     * #define AF_KEY 15
+     * }
+     */
+    public static int AF_KEY() {
+        return AF_KEY;
+    }
+    private static final int AF_NETLINK = (int)16L;
+    /**
+     * {@snippet lang=c :
+     * #define AF_NETLINK 16
+     * }
+     */
+    public static int AF_NETLINK() {
+        return AF_NETLINK;
+    }
+    private static final int AF_ROUTE = (int)16L;
+    /**
+     * {@snippet lang=c :
+     * #define AF_ROUTE 16
+     * }
+     */
+    public static int AF_ROUTE() {
+        return AF_ROUTE;
+    }
+    private static final int AF_PACKET = (int)17L;
+    /**
+     * {@snippet lang=c :
+     * #define AF_PACKET 17
+     * }
+     */
+    public static int AF_PACKET() {
+        return AF_PACKET;
+    }
+    private static final int AF_ASH = (int)18L;
+    /**
+     * {@snippet lang=c :
+     * #define AF_ASH 18
+     * }
+     */
+    public static int AF_ASH() {
+        return AF_ASH;
+    }
+    private static final int AF_ECONET = (int)19L;
+    /**
+     * {@snippet lang=c :
+     * #define AF_ECONET 19
+     * }
+     */
+    public static int AF_ECONET() {
+        return AF_ECONET;
+    }
+    private static final int AF_ATMSVC = (int)20L;
+    /**
+     * {@snippet lang=c :
+     * #define AF_ATMSVC 20
+     * }
+     */
+    public static int AF_ATMSVC() {
+        return AF_ATMSVC;
+    }
+    private static final int AF_RDS = (int)21L;
+    /**
+     * {@snippet lang=c :
+     * #define AF_RDS 21
+     * }
+     */
+    public static int AF_RDS() {
+        return AF_RDS;
+    }
+    private static final int AF_SNA = (int)22L;
+    /**
+     * {@snippet lang=c :
+     * #define AF_SNA 22
+     * }
+     */
+    public static int AF_SNA() {
+        return AF_SNA;
+    }
+    private static final int AF_IRDA = (int)23L;
+    /**
+     * {@snippet lang=c :
+     * #define AF_IRDA 23
+     * }
+     */
+    public static int AF_IRDA() {
+        return AF_IRDA;
+    }
+    private static final int AF_PPPOX = (int)24L;
+    /**
+     * {@snippet lang=c :
+     * #define AF_PPPOX 24
+     * }
+     */
+    public static int AF_PPPOX() {
+        return AF_PPPOX;
+    }
+    private static final int AF_WANPIPE = (int)25L;
+    /**
+     * {@snippet lang=c :
+     * #define AF_WANPIPE 25
+     * }
+     */
+    public static int AF_WANPIPE() {
+        return AF_WANPIPE;
+    }
+    private static final int AF_LLC = (int)26L;
+    /**
+     * {@snippet lang=c :
+     * #define AF_LLC 26
+     * }
+     */
+    public static int AF_LLC() {
+        return AF_LLC;
+    }
+    private static final int AF_IB = (int)27L;
+    /**
+     * {@snippet lang=c :
+     * #define AF_IB 27
+     * }
+     */
+    public static int AF_IB() {
+        return AF_IB;
+    }
+    private static final int AF_MPLS = (int)28L;
+    /**
+     * {@snippet lang=c :
+     * #define AF_MPLS 28
+     * }
+     */
+    public static int AF_MPLS() {
+        return AF_MPLS;
+    }
+    private static final int AF_CAN = (int)29L;
+    /**
+     * {@snippet lang=c :
+     * #define AF_CAN 29
+     * }
+     */
+    public static int AF_CAN() {
+        return AF_CAN;
+    }
+    private static final int AF_TIPC = (int)30L;
+    /**
+     * {@snippet lang=c :
+     * #define AF_TIPC 30
+     * }
+     */
+    public static int AF_TIPC() {
+        return AF_TIPC;
+    }
+    private static final int AF_BLUETOOTH = (int)31L;
+    /**
+     * {@snippet lang=c :
+     * #define AF_BLUETOOTH 31
+     * }
+     */
+    public static int AF_BLUETOOTH() {
+        return AF_BLUETOOTH;
+    }
+    private static final int AF_IUCV = (int)32L;
+    /**
+     * {@snippet lang=c :
+     * #define AF_IUCV 32
+     * }
+     */
+    public static int AF_IUCV() {
+        return AF_IUCV;
+    }
+    private static final int AF_RXRPC = (int)33L;
+    /**
+     * {@snippet lang=c :
+     * #define AF_RXRPC 33
+     * }
+     */
+    public static int AF_RXRPC() {
+        return AF_RXRPC;
+    }
+    private static final int AF_ISDN = (int)34L;
+    /**
+     * {@snippet lang=c :
+     * #define AF_ISDN 34
+     * }
+     */
+    public static int AF_ISDN() {
+        return AF_ISDN;
+    }
+    private static final int AF_PHONET = (int)35L;
+    /**
+     * {@snippet lang=c :
+     * #define AF_PHONET 35
+     * }
+     */
+    public static int AF_PHONET() {
+        return AF_PHONET;
+    }
+    private static final int AF_IEEE802154 = (int)36L;
+    /**
+     * {@snippet lang=c :
+     * #define AF_IEEE802154 36
+     * }
+     */
+    public static int AF_IEEE802154() {
+        return AF_IEEE802154;
+    }
+    private static final int AF_CAIF = (int)37L;
+    /**
+     * {@snippet lang=c :
+     * #define AF_CAIF 37
+     * }
+     */
+    public static int AF_CAIF() {
+        return AF_CAIF;
+    }
+    private static final int AF_ALG = (int)38L;
+    /**
+     * {@snippet lang=c :
+     * #define AF_ALG 38
+     * }
+     */
+    public static int AF_ALG() {
+        return AF_ALG;
+    }
+    private static final int AF_NFC = (int)39L;
+    /**
+     * {@snippet lang=c :
+     * #define AF_NFC 39
+     * }
+     */
+    public static int AF_NFC() {
+        return AF_NFC;
+    }
+    private static final int AF_VSOCK = (int)40L;
+    /**
+     * {@snippet lang=c :
+     * #define AF_VSOCK 40
+     * }
+     */
+    public static int AF_VSOCK() {
+        return AF_VSOCK;
+    }
+    private static final int AF_KCM = (int)41L;
+    /**
+     * {@snippet lang=c :
+     * #define AF_KCM 41
+     * }
+     */
+    public static int AF_KCM() {
+        return AF_KCM;
+    }
+    private static final int AF_QIPCRTR = (int)42L;
+    /**
+     * {@snippet lang=c :
+     * #define AF_QIPCRTR 42
+     * }
+     */
+    public static int AF_QIPCRTR() {
+        return AF_QIPCRTR;
+    }
+    private static final int AF_SMC = (int)43L;
+    /**
+     * {@snippet lang=c :
+     * #define AF_SMC 43
+     * }
+     */
+    public static int AF_SMC() {
+        return AF_SMC;
+    }
+    private static final int AF_XDP = (int)44L;
+    /**
+     * {@snippet lang=c :
+     * #define AF_XDP 44
+     * }
+     */
+    public static int AF_XDP() {
+        return AF_XDP;
+    }
+    private static final int AF_MCTP = (int)45L;
+    /**
+     * {@snippet lang=c :
+     * #define AF_MCTP 45
+     * }
+     */
+    public static int AF_MCTP() {
+        return AF_MCTP;
+    }
+    private static final int AF_MAX = (int)46L;
+    /**
+     * {@snippet lang=c :
+     * #define AF_MAX 46
+     * }
+     */
+    public static int AF_MAX() {
+        return AF_MAX;
+    }
+    private static final int SO_GET_FILTER = (int)26L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_GET_FILTER 26
+     * }
+     */
+    public static int SO_GET_FILTER() {
+        return SO_GET_FILTER;
+    }
+    private static final int SCM_WIFI_STATUS = (int)41L;
+    /**
+     * {@snippet lang=c :
+     * #define SCM_WIFI_STATUS 41
+     * }
+     */
+    public static int SCM_WIFI_STATUS() {
+        return SCM_WIFI_STATUS;
+    }
+    private static final int SO_DETACH_BPF = (int)27L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_DETACH_BPF 27
+     * }
+     */
+    public static int SO_DETACH_BPF() {
+        return SO_DETACH_BPF;
+    }
+    private static final int SCM_TXTIME = (int)61L;
+    /**
+     * {@snippet lang=c :
+     * #define SCM_TXTIME 61
+     * }
+     */
+    public static int SCM_TXTIME() {
+        return SCM_TXTIME;
+    }
+    private static final int SO_TIMESTAMP = (int)29L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_TIMESTAMP 29
+     * }
+     */
+    public static int SO_TIMESTAMP() {
+        return SO_TIMESTAMP;
+    }
+    private static final int SO_TIMESTAMPNS = (int)35L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_TIMESTAMPNS 35
+     * }
+     */
+    public static int SO_TIMESTAMPNS() {
+        return SO_TIMESTAMPNS;
+    }
+    private static final int SO_TIMESTAMPING = (int)37L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_TIMESTAMPING 37
+     * }
+     */
+    public static int SO_TIMESTAMPING() {
+        return SO_TIMESTAMPING;
+    }
+    private static final int SO_RCVTIMEO = (int)20L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_RCVTIMEO 20
+     * }
+     */
+    public static int SO_RCVTIMEO() {
+        return SO_RCVTIMEO;
+    }
+    private static final int SO_SNDTIMEO = (int)21L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_SNDTIMEO 21
+     * }
+     */
+    public static int SO_SNDTIMEO() {
+        return SO_SNDTIMEO;
+    }
+    private static final int SCM_TIMESTAMP = (int)29L;
+    /**
+     * {@snippet lang=c :
+     * #define SCM_TIMESTAMP 29
+     * }
+     */
+    public static int SCM_TIMESTAMP() {
+        return SCM_TIMESTAMP;
+    }
+    private static final int SCM_TIMESTAMPNS = (int)35L;
+    /**
+     * {@snippet lang=c :
+     * #define SCM_TIMESTAMPNS 35
+     * }
+     */
+    public static int SCM_TIMESTAMPNS() {
+        return SCM_TIMESTAMPNS;
+    }
+    private static final int SCM_TIMESTAMPING = (int)37L;
+    /**
+     * {@snippet lang=c :
+     * #define SCM_TIMESTAMPING 37
+     * }
+     */
+    public static int SCM_TIMESTAMPING() {
+        return SCM_TIMESTAMPING;
     }
     private static final int O_NDELAY = (int)2048L;
     /**
@@ -7353,582 +7862,6 @@ public class BoxliteSys extends BoxliteSys_1 {
      */
     public static int SIG_ATOMIC_MAX() {
         return SIG_ATOMIC_MAX;
-    }
-    private static final int FD_SETSIZE = (int)1024L;
-    /**
-     * {@snippet lang=c :
-     * #define FD_SETSIZE 1024
-     * }
-     */
-    public static int FD_SETSIZE() {
-        return FD_SETSIZE;
-    }
-    private static final int PF_UNIX = (int)1L;
-    /**
-     * {@snippet lang=c :
-     * #define PF_UNIX 1
-     * }
-     */
-    public static int PF_UNIX() {
-        return PF_UNIX;
-    }
-    private static final int AF_UNSPEC = (int)0L;
-    /**
-     * {@snippet lang=c :
-     * #define AF_UNSPEC 0
-     * }
-     */
-    public static int AF_UNSPEC() {
-        return AF_UNSPEC;
-    }
-    private static final int AF_LOCAL = (int)1L;
-    /**
-     * {@snippet lang=c :
-     * #define AF_LOCAL 1
-     * }
-     */
-    public static int AF_LOCAL() {
-        return AF_LOCAL;
-    }
-    private static final int AF_UNIX = (int)1L;
-    /**
-     * {@snippet lang=c :
-     * #define AF_UNIX 1
-     * }
-     */
-    public static int AF_UNIX() {
-        return AF_UNIX;
-    }
-    private static final int AF_FILE = (int)1L;
-    /**
-     * {@snippet lang=c :
-     * #define AF_FILE 1
-     * }
-     */
-    public static int AF_FILE() {
-        return AF_FILE;
-    }
-    private static final int AF_INET = (int)2L;
-    /**
-     * {@snippet lang=c :
-     * #define AF_INET 2
-     * }
-     */
-    public static int AF_INET() {
-        return AF_INET;
-    }
-    private static final int AF_AX25 = (int)3L;
-    /**
-     * {@snippet lang=c :
-     * #define AF_AX25 3
-     * }
-     */
-    public static int AF_AX25() {
-        return AF_AX25;
-    }
-    private static final int AF_IPX = (int)4L;
-    /**
-     * {@snippet lang=c :
-     * #define AF_IPX 4
-     * }
-     */
-    public static int AF_IPX() {
-        return AF_IPX;
-    }
-    private static final int AF_APPLETALK = (int)5L;
-    /**
-     * {@snippet lang=c :
-     * #define AF_APPLETALK 5
-     * }
-     */
-    public static int AF_APPLETALK() {
-        return AF_APPLETALK;
-    }
-    private static final int AF_NETROM = (int)6L;
-    /**
-     * {@snippet lang=c :
-     * #define AF_NETROM 6
-     * }
-     */
-    public static int AF_NETROM() {
-        return AF_NETROM;
-    }
-    private static final int AF_BRIDGE = (int)7L;
-    /**
-     * {@snippet lang=c :
-     * #define AF_BRIDGE 7
-     * }
-     */
-    public static int AF_BRIDGE() {
-        return AF_BRIDGE;
-    }
-    private static final int AF_ATMPVC = (int)8L;
-    /**
-     * {@snippet lang=c :
-     * #define AF_ATMPVC 8
-     * }
-     */
-    public static int AF_ATMPVC() {
-        return AF_ATMPVC;
-    }
-    private static final int AF_X25 = (int)9L;
-    /**
-     * {@snippet lang=c :
-     * #define AF_X25 9
-     * }
-     */
-    public static int AF_X25() {
-        return AF_X25;
-    }
-    private static final int AF_INET6 = (int)10L;
-    /**
-     * {@snippet lang=c :
-     * #define AF_INET6 10
-     * }
-     */
-    public static int AF_INET6() {
-        return AF_INET6;
-    }
-    private static final int AF_ROSE = (int)11L;
-    /**
-     * {@snippet lang=c :
-     * #define AF_ROSE 11
-     * }
-     */
-    public static int AF_ROSE() {
-        return AF_ROSE;
-    }
-    private static final int AF_DECnet = (int)12L;
-    /**
-     * {@snippet lang=c :
-     * #define AF_DECnet 12
-     * }
-     */
-    public static int AF_DECnet() {
-        return AF_DECnet;
-    }
-    private static final int AF_NETBEUI = (int)13L;
-    /**
-     * {@snippet lang=c :
-     * #define AF_NETBEUI 13
-     * }
-     */
-    public static int AF_NETBEUI() {
-        return AF_NETBEUI;
-    }
-    private static final int AF_SECURITY = (int)14L;
-    /**
-     * {@snippet lang=c :
-     * #define AF_SECURITY 14
-     * }
-     */
-    public static int AF_SECURITY() {
-        return AF_SECURITY;
-    }
-    private static final int AF_KEY = (int)15L;
-    /**
-     * {@snippet lang=c :
-     * #define AF_KEY 15
-     * }
-     */
-    public static int AF_KEY() {
-        return AF_KEY;
-    }
-    private static final int AF_NETLINK = (int)16L;
-    /**
-     * {@snippet lang=c :
-     * #define AF_NETLINK 16
-     * }
-     */
-    public static int AF_NETLINK() {
-        return AF_NETLINK;
-    }
-    private static final int AF_ROUTE = (int)16L;
-    /**
-     * {@snippet lang=c :
-     * #define AF_ROUTE 16
-     * }
-     */
-    public static int AF_ROUTE() {
-        return AF_ROUTE;
-    }
-    private static final int AF_PACKET = (int)17L;
-    /**
-     * {@snippet lang=c :
-     * #define AF_PACKET 17
-     * }
-     */
-    public static int AF_PACKET() {
-        return AF_PACKET;
-    }
-    private static final int AF_ASH = (int)18L;
-    /**
-     * {@snippet lang=c :
-     * #define AF_ASH 18
-     * }
-     */
-    public static int AF_ASH() {
-        return AF_ASH;
-    }
-    private static final int AF_ECONET = (int)19L;
-    /**
-     * {@snippet lang=c :
-     * #define AF_ECONET 19
-     * }
-     */
-    public static int AF_ECONET() {
-        return AF_ECONET;
-    }
-    private static final int AF_ATMSVC = (int)20L;
-    /**
-     * {@snippet lang=c :
-     * #define AF_ATMSVC 20
-     * }
-     */
-    public static int AF_ATMSVC() {
-        return AF_ATMSVC;
-    }
-    private static final int AF_RDS = (int)21L;
-    /**
-     * {@snippet lang=c :
-     * #define AF_RDS 21
-     * }
-     */
-    public static int AF_RDS() {
-        return AF_RDS;
-    }
-    private static final int AF_SNA = (int)22L;
-    /**
-     * {@snippet lang=c :
-     * #define AF_SNA 22
-     * }
-     */
-    public static int AF_SNA() {
-        return AF_SNA;
-    }
-    private static final int AF_IRDA = (int)23L;
-    /**
-     * {@snippet lang=c :
-     * #define AF_IRDA 23
-     * }
-     */
-    public static int AF_IRDA() {
-        return AF_IRDA;
-    }
-    private static final int AF_PPPOX = (int)24L;
-    /**
-     * {@snippet lang=c :
-     * #define AF_PPPOX 24
-     * }
-     */
-    public static int AF_PPPOX() {
-        return AF_PPPOX;
-    }
-    private static final int AF_WANPIPE = (int)25L;
-    /**
-     * {@snippet lang=c :
-     * #define AF_WANPIPE 25
-     * }
-     */
-    public static int AF_WANPIPE() {
-        return AF_WANPIPE;
-    }
-    private static final int AF_LLC = (int)26L;
-    /**
-     * {@snippet lang=c :
-     * #define AF_LLC 26
-     * }
-     */
-    public static int AF_LLC() {
-        return AF_LLC;
-    }
-    private static final int AF_IB = (int)27L;
-    /**
-     * {@snippet lang=c :
-     * #define AF_IB 27
-     * }
-     */
-    public static int AF_IB() {
-        return AF_IB;
-    }
-    private static final int AF_MPLS = (int)28L;
-    /**
-     * {@snippet lang=c :
-     * #define AF_MPLS 28
-     * }
-     */
-    public static int AF_MPLS() {
-        return AF_MPLS;
-    }
-    private static final int AF_CAN = (int)29L;
-    /**
-     * {@snippet lang=c :
-     * #define AF_CAN 29
-     * }
-     */
-    public static int AF_CAN() {
-        return AF_CAN;
-    }
-    private static final int AF_TIPC = (int)30L;
-    /**
-     * {@snippet lang=c :
-     * #define AF_TIPC 30
-     * }
-     */
-    public static int AF_TIPC() {
-        return AF_TIPC;
-    }
-    private static final int AF_BLUETOOTH = (int)31L;
-    /**
-     * {@snippet lang=c :
-     * #define AF_BLUETOOTH 31
-     * }
-     */
-    public static int AF_BLUETOOTH() {
-        return AF_BLUETOOTH;
-    }
-    private static final int AF_IUCV = (int)32L;
-    /**
-     * {@snippet lang=c :
-     * #define AF_IUCV 32
-     * }
-     */
-    public static int AF_IUCV() {
-        return AF_IUCV;
-    }
-    private static final int AF_RXRPC = (int)33L;
-    /**
-     * {@snippet lang=c :
-     * #define AF_RXRPC 33
-     * }
-     */
-    public static int AF_RXRPC() {
-        return AF_RXRPC;
-    }
-    private static final int AF_ISDN = (int)34L;
-    /**
-     * {@snippet lang=c :
-     * #define AF_ISDN 34
-     * }
-     */
-    public static int AF_ISDN() {
-        return AF_ISDN;
-    }
-    private static final int AF_PHONET = (int)35L;
-    /**
-     * {@snippet lang=c :
-     * #define AF_PHONET 35
-     * }
-     */
-    public static int AF_PHONET() {
-        return AF_PHONET;
-    }
-    private static final int AF_IEEE802154 = (int)36L;
-    /**
-     * {@snippet lang=c :
-     * #define AF_IEEE802154 36
-     * }
-     */
-    public static int AF_IEEE802154() {
-        return AF_IEEE802154;
-    }
-    private static final int AF_CAIF = (int)37L;
-    /**
-     * {@snippet lang=c :
-     * #define AF_CAIF 37
-     * }
-     */
-    public static int AF_CAIF() {
-        return AF_CAIF;
-    }
-    private static final int AF_ALG = (int)38L;
-    /**
-     * {@snippet lang=c :
-     * #define AF_ALG 38
-     * }
-     */
-    public static int AF_ALG() {
-        return AF_ALG;
-    }
-    private static final int AF_NFC = (int)39L;
-    /**
-     * {@snippet lang=c :
-     * #define AF_NFC 39
-     * }
-     */
-    public static int AF_NFC() {
-        return AF_NFC;
-    }
-    private static final int AF_VSOCK = (int)40L;
-    /**
-     * {@snippet lang=c :
-     * #define AF_VSOCK 40
-     * }
-     */
-    public static int AF_VSOCK() {
-        return AF_VSOCK;
-    }
-    private static final int AF_KCM = (int)41L;
-    /**
-     * {@snippet lang=c :
-     * #define AF_KCM 41
-     * }
-     */
-    public static int AF_KCM() {
-        return AF_KCM;
-    }
-    private static final int AF_QIPCRTR = (int)42L;
-    /**
-     * {@snippet lang=c :
-     * #define AF_QIPCRTR 42
-     * }
-     */
-    public static int AF_QIPCRTR() {
-        return AF_QIPCRTR;
-    }
-    private static final int AF_SMC = (int)43L;
-    /**
-     * {@snippet lang=c :
-     * #define AF_SMC 43
-     * }
-     */
-    public static int AF_SMC() {
-        return AF_SMC;
-    }
-    private static final int AF_XDP = (int)44L;
-    /**
-     * {@snippet lang=c :
-     * #define AF_XDP 44
-     * }
-     */
-    public static int AF_XDP() {
-        return AF_XDP;
-    }
-    private static final int AF_MCTP = (int)45L;
-    /**
-     * {@snippet lang=c :
-     * #define AF_MCTP 45
-     * }
-     */
-    public static int AF_MCTP() {
-        return AF_MCTP;
-    }
-    private static final int AF_MAX = (int)46L;
-    /**
-     * {@snippet lang=c :
-     * #define AF_MAX 46
-     * }
-     */
-    public static int AF_MAX() {
-        return AF_MAX;
-    }
-    private static final int SO_GET_FILTER = (int)26L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_GET_FILTER 26
-     * }
-     */
-    public static int SO_GET_FILTER() {
-        return SO_GET_FILTER;
-    }
-    private static final int SCM_WIFI_STATUS = (int)41L;
-    /**
-     * {@snippet lang=c :
-     * #define SCM_WIFI_STATUS 41
-     * }
-     */
-    public static int SCM_WIFI_STATUS() {
-        return SCM_WIFI_STATUS;
-    }
-    private static final int SO_DETACH_BPF = (int)27L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_DETACH_BPF 27
-     * }
-     */
-    public static int SO_DETACH_BPF() {
-        return SO_DETACH_BPF;
-    }
-    private static final int SCM_TXTIME = (int)61L;
-    /**
-     * {@snippet lang=c :
-     * #define SCM_TXTIME 61
-     * }
-     */
-    public static int SCM_TXTIME() {
-        return SCM_TXTIME;
-    }
-    private static final int SO_TIMESTAMP = (int)29L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_TIMESTAMP 29
-     * }
-     */
-    public static int SO_TIMESTAMP() {
-        return SO_TIMESTAMP;
-    }
-    private static final int SO_TIMESTAMPNS = (int)35L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_TIMESTAMPNS 35
-     * }
-     */
-    public static int SO_TIMESTAMPNS() {
-        return SO_TIMESTAMPNS;
-    }
-    private static final int SO_TIMESTAMPING = (int)37L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_TIMESTAMPING 37
-     * }
-     */
-    public static int SO_TIMESTAMPING() {
-        return SO_TIMESTAMPING;
-    }
-    private static final int SO_RCVTIMEO = (int)20L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_RCVTIMEO 20
-     * }
-     */
-    public static int SO_RCVTIMEO() {
-        return SO_RCVTIMEO;
-    }
-    private static final int SO_SNDTIMEO = (int)21L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_SNDTIMEO 21
-     * }
-     */
-    public static int SO_SNDTIMEO() {
-        return SO_SNDTIMEO;
-    }
-    private static final int SCM_TIMESTAMP = (int)29L;
-    /**
-     * {@snippet lang=c :
-     * #define SCM_TIMESTAMP 29
-     * }
-     */
-    public static int SCM_TIMESTAMP() {
-        return SCM_TIMESTAMP;
-    }
-    private static final int SCM_TIMESTAMPNS = (int)35L;
-    /**
-     * {@snippet lang=c :
-     * #define SCM_TIMESTAMPNS 35
-     * }
-     */
-    public static int SCM_TIMESTAMPNS() {
-        return SCM_TIMESTAMPNS;
-    }
-    private static final int SCM_TIMESTAMPING = (int)37L;
-    /**
-     * {@snippet lang=c :
-     * #define SCM_TIMESTAMPING 37
-     * }
-     */
-    public static int SCM_TIMESTAMPING() {
-        return SCM_TIMESTAMPING;
     }
     private static final int STATX_TYPE = (int)1L;
     /**

@@ -23,6 +23,690 @@ class BoxliteSys_1 extends BoxliteSys$shared {
     static final SymbolLookup SYMBOL_LOOKUP = SymbolLookup.loaderLookup()
             .or(Linker.nativeLinker().defaultLookup());
 
+    private static final int SOL_SOCKET = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define SOL_SOCKET 1
+     * }
+     */
+    public static int SOL_SOCKET() {
+        return SOL_SOCKET;
+    }
+    private static final int SO_DEBUG = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_DEBUG 1
+     * }
+     */
+    public static int SO_DEBUG() {
+        return SO_DEBUG;
+    }
+    private static final int SO_REUSEADDR = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_REUSEADDR 2
+     * }
+     */
+    public static int SO_REUSEADDR() {
+        return SO_REUSEADDR;
+    }
+    private static final int SO_TYPE = (int)3L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_TYPE 3
+     * }
+     */
+    public static int SO_TYPE() {
+        return SO_TYPE;
+    }
+    private static final int SO_ERROR = (int)4L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_ERROR 4
+     * }
+     */
+    public static int SO_ERROR() {
+        return SO_ERROR;
+    }
+    private static final int SO_DONTROUTE = (int)5L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_DONTROUTE 5
+     * }
+     */
+    public static int SO_DONTROUTE() {
+        return SO_DONTROUTE;
+    }
+    private static final int SO_BROADCAST = (int)6L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_BROADCAST 6
+     * }
+     */
+    public static int SO_BROADCAST() {
+        return SO_BROADCAST;
+    }
+    private static final int SO_SNDBUF = (int)7L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_SNDBUF 7
+     * }
+     */
+    public static int SO_SNDBUF() {
+        return SO_SNDBUF;
+    }
+    private static final int SO_RCVBUF = (int)8L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_RCVBUF 8
+     * }
+     */
+    public static int SO_RCVBUF() {
+        return SO_RCVBUF;
+    }
+    private static final int SO_SNDBUFFORCE = (int)32L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_SNDBUFFORCE 32
+     * }
+     */
+    public static int SO_SNDBUFFORCE() {
+        return SO_SNDBUFFORCE;
+    }
+    private static final int SO_RCVBUFFORCE = (int)33L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_RCVBUFFORCE 33
+     * }
+     */
+    public static int SO_RCVBUFFORCE() {
+        return SO_RCVBUFFORCE;
+    }
+    private static final int SO_KEEPALIVE = (int)9L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_KEEPALIVE 9
+     * }
+     */
+    public static int SO_KEEPALIVE() {
+        return SO_KEEPALIVE;
+    }
+    private static final int SO_OOBINLINE = (int)10L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_OOBINLINE 10
+     * }
+     */
+    public static int SO_OOBINLINE() {
+        return SO_OOBINLINE;
+    }
+    private static final int SO_NO_CHECK = (int)11L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_NO_CHECK 11
+     * }
+     */
+    public static int SO_NO_CHECK() {
+        return SO_NO_CHECK;
+    }
+    private static final int SO_PRIORITY = (int)12L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_PRIORITY 12
+     * }
+     */
+    public static int SO_PRIORITY() {
+        return SO_PRIORITY;
+    }
+    private static final int SO_LINGER = (int)13L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_LINGER 13
+     * }
+     */
+    public static int SO_LINGER() {
+        return SO_LINGER;
+    }
+    private static final int SO_BSDCOMPAT = (int)14L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_BSDCOMPAT 14
+     * }
+     */
+    public static int SO_BSDCOMPAT() {
+        return SO_BSDCOMPAT;
+    }
+    private static final int SO_REUSEPORT = (int)15L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_REUSEPORT 15
+     * }
+     */
+    public static int SO_REUSEPORT() {
+        return SO_REUSEPORT;
+    }
+    private static final int SO_PASSCRED = (int)16L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_PASSCRED 16
+     * }
+     */
+    public static int SO_PASSCRED() {
+        return SO_PASSCRED;
+    }
+    private static final int SO_PEERCRED = (int)17L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_PEERCRED 17
+     * }
+     */
+    public static int SO_PEERCRED() {
+        return SO_PEERCRED;
+    }
+    private static final int SO_RCVLOWAT = (int)18L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_RCVLOWAT 18
+     * }
+     */
+    public static int SO_RCVLOWAT() {
+        return SO_RCVLOWAT;
+    }
+    private static final int SO_SNDLOWAT = (int)19L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_SNDLOWAT 19
+     * }
+     */
+    public static int SO_SNDLOWAT() {
+        return SO_SNDLOWAT;
+    }
+    private static final int SO_RCVTIMEO_OLD = (int)20L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_RCVTIMEO_OLD 20
+     * }
+     */
+    public static int SO_RCVTIMEO_OLD() {
+        return SO_RCVTIMEO_OLD;
+    }
+    private static final int SO_SNDTIMEO_OLD = (int)21L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_SNDTIMEO_OLD 21
+     * }
+     */
+    public static int SO_SNDTIMEO_OLD() {
+        return SO_SNDTIMEO_OLD;
+    }
+    private static final int SO_SECURITY_AUTHENTICATION = (int)22L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_SECURITY_AUTHENTICATION 22
+     * }
+     */
+    public static int SO_SECURITY_AUTHENTICATION() {
+        return SO_SECURITY_AUTHENTICATION;
+    }
+    private static final int SO_SECURITY_ENCRYPTION_TRANSPORT = (int)23L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_SECURITY_ENCRYPTION_TRANSPORT 23
+     * }
+     */
+    public static int SO_SECURITY_ENCRYPTION_TRANSPORT() {
+        return SO_SECURITY_ENCRYPTION_TRANSPORT;
+    }
+    private static final int SO_SECURITY_ENCRYPTION_NETWORK = (int)24L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_SECURITY_ENCRYPTION_NETWORK 24
+     * }
+     */
+    public static int SO_SECURITY_ENCRYPTION_NETWORK() {
+        return SO_SECURITY_ENCRYPTION_NETWORK;
+    }
+    private static final int SO_BINDTODEVICE = (int)25L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_BINDTODEVICE 25
+     * }
+     */
+    public static int SO_BINDTODEVICE() {
+        return SO_BINDTODEVICE;
+    }
+    private static final int SO_ATTACH_FILTER = (int)26L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_ATTACH_FILTER 26
+     * }
+     */
+    public static int SO_ATTACH_FILTER() {
+        return SO_ATTACH_FILTER;
+    }
+    private static final int SO_DETACH_FILTER = (int)27L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_DETACH_FILTER 27
+     * }
+     */
+    public static int SO_DETACH_FILTER() {
+        return SO_DETACH_FILTER;
+    }
+    private static final int SO_PEERNAME = (int)28L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_PEERNAME 28
+     * }
+     */
+    public static int SO_PEERNAME() {
+        return SO_PEERNAME;
+    }
+    private static final int SO_ACCEPTCONN = (int)30L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_ACCEPTCONN 30
+     * }
+     */
+    public static int SO_ACCEPTCONN() {
+        return SO_ACCEPTCONN;
+    }
+    private static final int SO_PEERSEC = (int)31L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_PEERSEC 31
+     * }
+     */
+    public static int SO_PEERSEC() {
+        return SO_PEERSEC;
+    }
+    private static final int SO_PASSSEC = (int)34L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_PASSSEC 34
+     * }
+     */
+    public static int SO_PASSSEC() {
+        return SO_PASSSEC;
+    }
+    private static final int SO_MARK = (int)36L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_MARK 36
+     * }
+     */
+    public static int SO_MARK() {
+        return SO_MARK;
+    }
+    private static final int SO_PROTOCOL = (int)38L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_PROTOCOL 38
+     * }
+     */
+    public static int SO_PROTOCOL() {
+        return SO_PROTOCOL;
+    }
+    private static final int SO_DOMAIN = (int)39L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_DOMAIN 39
+     * }
+     */
+    public static int SO_DOMAIN() {
+        return SO_DOMAIN;
+    }
+    private static final int SO_RXQ_OVFL = (int)40L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_RXQ_OVFL 40
+     * }
+     */
+    public static int SO_RXQ_OVFL() {
+        return SO_RXQ_OVFL;
+    }
+    private static final int SO_WIFI_STATUS = (int)41L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_WIFI_STATUS 41
+     * }
+     */
+    public static int SO_WIFI_STATUS() {
+        return SO_WIFI_STATUS;
+    }
+    private static final int SO_PEEK_OFF = (int)42L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_PEEK_OFF 42
+     * }
+     */
+    public static int SO_PEEK_OFF() {
+        return SO_PEEK_OFF;
+    }
+    private static final int SO_NOFCS = (int)43L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_NOFCS 43
+     * }
+     */
+    public static int SO_NOFCS() {
+        return SO_NOFCS;
+    }
+    private static final int SO_LOCK_FILTER = (int)44L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_LOCK_FILTER 44
+     * }
+     */
+    public static int SO_LOCK_FILTER() {
+        return SO_LOCK_FILTER;
+    }
+    private static final int SO_SELECT_ERR_QUEUE = (int)45L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_SELECT_ERR_QUEUE 45
+     * }
+     */
+    public static int SO_SELECT_ERR_QUEUE() {
+        return SO_SELECT_ERR_QUEUE;
+    }
+    private static final int SO_BUSY_POLL = (int)46L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_BUSY_POLL 46
+     * }
+     */
+    public static int SO_BUSY_POLL() {
+        return SO_BUSY_POLL;
+    }
+    private static final int SO_MAX_PACING_RATE = (int)47L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_MAX_PACING_RATE 47
+     * }
+     */
+    public static int SO_MAX_PACING_RATE() {
+        return SO_MAX_PACING_RATE;
+    }
+    private static final int SO_BPF_EXTENSIONS = (int)48L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_BPF_EXTENSIONS 48
+     * }
+     */
+    public static int SO_BPF_EXTENSIONS() {
+        return SO_BPF_EXTENSIONS;
+    }
+    private static final int SO_INCOMING_CPU = (int)49L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_INCOMING_CPU 49
+     * }
+     */
+    public static int SO_INCOMING_CPU() {
+        return SO_INCOMING_CPU;
+    }
+    private static final int SO_ATTACH_BPF = (int)50L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_ATTACH_BPF 50
+     * }
+     */
+    public static int SO_ATTACH_BPF() {
+        return SO_ATTACH_BPF;
+    }
+    private static final int SO_ATTACH_REUSEPORT_CBPF = (int)51L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_ATTACH_REUSEPORT_CBPF 51
+     * }
+     */
+    public static int SO_ATTACH_REUSEPORT_CBPF() {
+        return SO_ATTACH_REUSEPORT_CBPF;
+    }
+    private static final int SO_ATTACH_REUSEPORT_EBPF = (int)52L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_ATTACH_REUSEPORT_EBPF 52
+     * }
+     */
+    public static int SO_ATTACH_REUSEPORT_EBPF() {
+        return SO_ATTACH_REUSEPORT_EBPF;
+    }
+    private static final int SO_CNX_ADVICE = (int)53L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_CNX_ADVICE 53
+     * }
+     */
+    public static int SO_CNX_ADVICE() {
+        return SO_CNX_ADVICE;
+    }
+    private static final int SCM_TIMESTAMPING_OPT_STATS = (int)54L;
+    /**
+     * {@snippet lang=c :
+     * #define SCM_TIMESTAMPING_OPT_STATS 54
+     * }
+     */
+    public static int SCM_TIMESTAMPING_OPT_STATS() {
+        return SCM_TIMESTAMPING_OPT_STATS;
+    }
+    private static final int SO_MEMINFO = (int)55L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_MEMINFO 55
+     * }
+     */
+    public static int SO_MEMINFO() {
+        return SO_MEMINFO;
+    }
+    private static final int SO_INCOMING_NAPI_ID = (int)56L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_INCOMING_NAPI_ID 56
+     * }
+     */
+    public static int SO_INCOMING_NAPI_ID() {
+        return SO_INCOMING_NAPI_ID;
+    }
+    private static final int SO_COOKIE = (int)57L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_COOKIE 57
+     * }
+     */
+    public static int SO_COOKIE() {
+        return SO_COOKIE;
+    }
+    private static final int SCM_TIMESTAMPING_PKTINFO = (int)58L;
+    /**
+     * {@snippet lang=c :
+     * #define SCM_TIMESTAMPING_PKTINFO 58
+     * }
+     */
+    public static int SCM_TIMESTAMPING_PKTINFO() {
+        return SCM_TIMESTAMPING_PKTINFO;
+    }
+    private static final int SO_PEERGROUPS = (int)59L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_PEERGROUPS 59
+     * }
+     */
+    public static int SO_PEERGROUPS() {
+        return SO_PEERGROUPS;
+    }
+    private static final int SO_ZEROCOPY = (int)60L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_ZEROCOPY 60
+     * }
+     */
+    public static int SO_ZEROCOPY() {
+        return SO_ZEROCOPY;
+    }
+    private static final int SO_TXTIME = (int)61L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_TXTIME 61
+     * }
+     */
+    public static int SO_TXTIME() {
+        return SO_TXTIME;
+    }
+    private static final int SO_BINDTOIFINDEX = (int)62L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_BINDTOIFINDEX 62
+     * }
+     */
+    public static int SO_BINDTOIFINDEX() {
+        return SO_BINDTOIFINDEX;
+    }
+    private static final int SO_TIMESTAMP_OLD = (int)29L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_TIMESTAMP_OLD 29
+     * }
+     */
+    public static int SO_TIMESTAMP_OLD() {
+        return SO_TIMESTAMP_OLD;
+    }
+    private static final int SO_TIMESTAMPNS_OLD = (int)35L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_TIMESTAMPNS_OLD 35
+     * }
+     */
+    public static int SO_TIMESTAMPNS_OLD() {
+        return SO_TIMESTAMPNS_OLD;
+    }
+    private static final int SO_TIMESTAMPING_OLD = (int)37L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_TIMESTAMPING_OLD 37
+     * }
+     */
+    public static int SO_TIMESTAMPING_OLD() {
+        return SO_TIMESTAMPING_OLD;
+    }
+    private static final int SO_TIMESTAMP_NEW = (int)63L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_TIMESTAMP_NEW 63
+     * }
+     */
+    public static int SO_TIMESTAMP_NEW() {
+        return SO_TIMESTAMP_NEW;
+    }
+    private static final int SO_TIMESTAMPNS_NEW = (int)64L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_TIMESTAMPNS_NEW 64
+     * }
+     */
+    public static int SO_TIMESTAMPNS_NEW() {
+        return SO_TIMESTAMPNS_NEW;
+    }
+    private static final int SO_TIMESTAMPING_NEW = (int)65L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_TIMESTAMPING_NEW 65
+     * }
+     */
+    public static int SO_TIMESTAMPING_NEW() {
+        return SO_TIMESTAMPING_NEW;
+    }
+    private static final int SO_RCVTIMEO_NEW = (int)66L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_RCVTIMEO_NEW 66
+     * }
+     */
+    public static int SO_RCVTIMEO_NEW() {
+        return SO_RCVTIMEO_NEW;
+    }
+    private static final int SO_SNDTIMEO_NEW = (int)67L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_SNDTIMEO_NEW 67
+     * }
+     */
+    public static int SO_SNDTIMEO_NEW() {
+        return SO_SNDTIMEO_NEW;
+    }
+    private static final int SO_DETACH_REUSEPORT_BPF = (int)68L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_DETACH_REUSEPORT_BPF 68
+     * }
+     */
+    public static int SO_DETACH_REUSEPORT_BPF() {
+        return SO_DETACH_REUSEPORT_BPF;
+    }
+    private static final int SO_PREFER_BUSY_POLL = (int)69L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_PREFER_BUSY_POLL 69
+     * }
+     */
+    public static int SO_PREFER_BUSY_POLL() {
+        return SO_PREFER_BUSY_POLL;
+    }
+    private static final int SO_BUSY_POLL_BUDGET = (int)70L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_BUSY_POLL_BUDGET 70
+     * }
+     */
+    public static int SO_BUSY_POLL_BUDGET() {
+        return SO_BUSY_POLL_BUDGET;
+    }
+    private static final int SO_NETNS_COOKIE = (int)71L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_NETNS_COOKIE 71
+     * }
+     */
+    public static int SO_NETNS_COOKIE() {
+        return SO_NETNS_COOKIE;
+    }
+    private static final int SO_BUF_LOCK = (int)72L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_BUF_LOCK 72
+     * }
+     */
+    public static int SO_BUF_LOCK() {
+        return SO_BUF_LOCK;
+    }
+    private static final int SO_RESERVE_MEM = (int)73L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_RESERVE_MEM 73
+     * }
+     */
+    public static int SO_RESERVE_MEM() {
+        return SO_RESERVE_MEM;
+    }
+    private static final int SO_TXREHASH = (int)74L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_TXREHASH 74
+     * }
+     */
+    public static int SO_TXREHASH() {
+        return SO_TXREHASH;
+    }
+    private static final int SO_RCVMARK = (int)75L;
+    /**
+     * {@snippet lang=c :
+     * #define SO_RCVMARK 75
+     * }
+     */
+    public static int SO_RCVMARK() {
+        return SO_RCVMARK;
+    }
     private static final int F_GETLK64 = (int)5L;
     /**
      * {@snippet lang=c :
@@ -7259,690 +7943,6 @@ class BoxliteSys_1 extends BoxliteSys$shared {
     public static int EPOLL_CTL_MOD() {
         return EPOLL_CTL_MOD;
     }
-    private static final int SOL_SOCKET = (int)1L;
-    /**
-     * {@snippet lang=c :
-     * #define SOL_SOCKET 1
-     * }
-     */
-    public static int SOL_SOCKET() {
-        return SOL_SOCKET;
-    }
-    private static final int SO_DEBUG = (int)1L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_DEBUG 1
-     * }
-     */
-    public static int SO_DEBUG() {
-        return SO_DEBUG;
-    }
-    private static final int SO_REUSEADDR = (int)2L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_REUSEADDR 2
-     * }
-     */
-    public static int SO_REUSEADDR() {
-        return SO_REUSEADDR;
-    }
-    private static final int SO_TYPE = (int)3L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_TYPE 3
-     * }
-     */
-    public static int SO_TYPE() {
-        return SO_TYPE;
-    }
-    private static final int SO_ERROR = (int)4L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_ERROR 4
-     * }
-     */
-    public static int SO_ERROR() {
-        return SO_ERROR;
-    }
-    private static final int SO_DONTROUTE = (int)5L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_DONTROUTE 5
-     * }
-     */
-    public static int SO_DONTROUTE() {
-        return SO_DONTROUTE;
-    }
-    private static final int SO_BROADCAST = (int)6L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_BROADCAST 6
-     * }
-     */
-    public static int SO_BROADCAST() {
-        return SO_BROADCAST;
-    }
-    private static final int SO_SNDBUF = (int)7L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_SNDBUF 7
-     * }
-     */
-    public static int SO_SNDBUF() {
-        return SO_SNDBUF;
-    }
-    private static final int SO_RCVBUF = (int)8L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_RCVBUF 8
-     * }
-     */
-    public static int SO_RCVBUF() {
-        return SO_RCVBUF;
-    }
-    private static final int SO_SNDBUFFORCE = (int)32L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_SNDBUFFORCE 32
-     * }
-     */
-    public static int SO_SNDBUFFORCE() {
-        return SO_SNDBUFFORCE;
-    }
-    private static final int SO_RCVBUFFORCE = (int)33L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_RCVBUFFORCE 33
-     * }
-     */
-    public static int SO_RCVBUFFORCE() {
-        return SO_RCVBUFFORCE;
-    }
-    private static final int SO_KEEPALIVE = (int)9L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_KEEPALIVE 9
-     * }
-     */
-    public static int SO_KEEPALIVE() {
-        return SO_KEEPALIVE;
-    }
-    private static final int SO_OOBINLINE = (int)10L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_OOBINLINE 10
-     * }
-     */
-    public static int SO_OOBINLINE() {
-        return SO_OOBINLINE;
-    }
-    private static final int SO_NO_CHECK = (int)11L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_NO_CHECK 11
-     * }
-     */
-    public static int SO_NO_CHECK() {
-        return SO_NO_CHECK;
-    }
-    private static final int SO_PRIORITY = (int)12L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_PRIORITY 12
-     * }
-     */
-    public static int SO_PRIORITY() {
-        return SO_PRIORITY;
-    }
-    private static final int SO_LINGER = (int)13L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_LINGER 13
-     * }
-     */
-    public static int SO_LINGER() {
-        return SO_LINGER;
-    }
-    private static final int SO_BSDCOMPAT = (int)14L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_BSDCOMPAT 14
-     * }
-     */
-    public static int SO_BSDCOMPAT() {
-        return SO_BSDCOMPAT;
-    }
-    private static final int SO_REUSEPORT = (int)15L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_REUSEPORT 15
-     * }
-     */
-    public static int SO_REUSEPORT() {
-        return SO_REUSEPORT;
-    }
-    private static final int SO_PASSCRED = (int)16L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_PASSCRED 16
-     * }
-     */
-    public static int SO_PASSCRED() {
-        return SO_PASSCRED;
-    }
-    private static final int SO_PEERCRED = (int)17L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_PEERCRED 17
-     * }
-     */
-    public static int SO_PEERCRED() {
-        return SO_PEERCRED;
-    }
-    private static final int SO_RCVLOWAT = (int)18L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_RCVLOWAT 18
-     * }
-     */
-    public static int SO_RCVLOWAT() {
-        return SO_RCVLOWAT;
-    }
-    private static final int SO_SNDLOWAT = (int)19L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_SNDLOWAT 19
-     * }
-     */
-    public static int SO_SNDLOWAT() {
-        return SO_SNDLOWAT;
-    }
-    private static final int SO_RCVTIMEO_OLD = (int)20L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_RCVTIMEO_OLD 20
-     * }
-     */
-    public static int SO_RCVTIMEO_OLD() {
-        return SO_RCVTIMEO_OLD;
-    }
-    private static final int SO_SNDTIMEO_OLD = (int)21L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_SNDTIMEO_OLD 21
-     * }
-     */
-    public static int SO_SNDTIMEO_OLD() {
-        return SO_SNDTIMEO_OLD;
-    }
-    private static final int SO_SECURITY_AUTHENTICATION = (int)22L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_SECURITY_AUTHENTICATION 22
-     * }
-     */
-    public static int SO_SECURITY_AUTHENTICATION() {
-        return SO_SECURITY_AUTHENTICATION;
-    }
-    private static final int SO_SECURITY_ENCRYPTION_TRANSPORT = (int)23L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_SECURITY_ENCRYPTION_TRANSPORT 23
-     * }
-     */
-    public static int SO_SECURITY_ENCRYPTION_TRANSPORT() {
-        return SO_SECURITY_ENCRYPTION_TRANSPORT;
-    }
-    private static final int SO_SECURITY_ENCRYPTION_NETWORK = (int)24L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_SECURITY_ENCRYPTION_NETWORK 24
-     * }
-     */
-    public static int SO_SECURITY_ENCRYPTION_NETWORK() {
-        return SO_SECURITY_ENCRYPTION_NETWORK;
-    }
-    private static final int SO_BINDTODEVICE = (int)25L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_BINDTODEVICE 25
-     * }
-     */
-    public static int SO_BINDTODEVICE() {
-        return SO_BINDTODEVICE;
-    }
-    private static final int SO_ATTACH_FILTER = (int)26L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_ATTACH_FILTER 26
-     * }
-     */
-    public static int SO_ATTACH_FILTER() {
-        return SO_ATTACH_FILTER;
-    }
-    private static final int SO_DETACH_FILTER = (int)27L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_DETACH_FILTER 27
-     * }
-     */
-    public static int SO_DETACH_FILTER() {
-        return SO_DETACH_FILTER;
-    }
-    private static final int SO_PEERNAME = (int)28L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_PEERNAME 28
-     * }
-     */
-    public static int SO_PEERNAME() {
-        return SO_PEERNAME;
-    }
-    private static final int SO_ACCEPTCONN = (int)30L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_ACCEPTCONN 30
-     * }
-     */
-    public static int SO_ACCEPTCONN() {
-        return SO_ACCEPTCONN;
-    }
-    private static final int SO_PEERSEC = (int)31L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_PEERSEC 31
-     * }
-     */
-    public static int SO_PEERSEC() {
-        return SO_PEERSEC;
-    }
-    private static final int SO_PASSSEC = (int)34L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_PASSSEC 34
-     * }
-     */
-    public static int SO_PASSSEC() {
-        return SO_PASSSEC;
-    }
-    private static final int SO_MARK = (int)36L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_MARK 36
-     * }
-     */
-    public static int SO_MARK() {
-        return SO_MARK;
-    }
-    private static final int SO_PROTOCOL = (int)38L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_PROTOCOL 38
-     * }
-     */
-    public static int SO_PROTOCOL() {
-        return SO_PROTOCOL;
-    }
-    private static final int SO_DOMAIN = (int)39L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_DOMAIN 39
-     * }
-     */
-    public static int SO_DOMAIN() {
-        return SO_DOMAIN;
-    }
-    private static final int SO_RXQ_OVFL = (int)40L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_RXQ_OVFL 40
-     * }
-     */
-    public static int SO_RXQ_OVFL() {
-        return SO_RXQ_OVFL;
-    }
-    private static final int SO_WIFI_STATUS = (int)41L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_WIFI_STATUS 41
-     * }
-     */
-    public static int SO_WIFI_STATUS() {
-        return SO_WIFI_STATUS;
-    }
-    private static final int SO_PEEK_OFF = (int)42L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_PEEK_OFF 42
-     * }
-     */
-    public static int SO_PEEK_OFF() {
-        return SO_PEEK_OFF;
-    }
-    private static final int SO_NOFCS = (int)43L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_NOFCS 43
-     * }
-     */
-    public static int SO_NOFCS() {
-        return SO_NOFCS;
-    }
-    private static final int SO_LOCK_FILTER = (int)44L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_LOCK_FILTER 44
-     * }
-     */
-    public static int SO_LOCK_FILTER() {
-        return SO_LOCK_FILTER;
-    }
-    private static final int SO_SELECT_ERR_QUEUE = (int)45L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_SELECT_ERR_QUEUE 45
-     * }
-     */
-    public static int SO_SELECT_ERR_QUEUE() {
-        return SO_SELECT_ERR_QUEUE;
-    }
-    private static final int SO_BUSY_POLL = (int)46L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_BUSY_POLL 46
-     * }
-     */
-    public static int SO_BUSY_POLL() {
-        return SO_BUSY_POLL;
-    }
-    private static final int SO_MAX_PACING_RATE = (int)47L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_MAX_PACING_RATE 47
-     * }
-     */
-    public static int SO_MAX_PACING_RATE() {
-        return SO_MAX_PACING_RATE;
-    }
-    private static final int SO_BPF_EXTENSIONS = (int)48L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_BPF_EXTENSIONS 48
-     * }
-     */
-    public static int SO_BPF_EXTENSIONS() {
-        return SO_BPF_EXTENSIONS;
-    }
-    private static final int SO_INCOMING_CPU = (int)49L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_INCOMING_CPU 49
-     * }
-     */
-    public static int SO_INCOMING_CPU() {
-        return SO_INCOMING_CPU;
-    }
-    private static final int SO_ATTACH_BPF = (int)50L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_ATTACH_BPF 50
-     * }
-     */
-    public static int SO_ATTACH_BPF() {
-        return SO_ATTACH_BPF;
-    }
-    private static final int SO_ATTACH_REUSEPORT_CBPF = (int)51L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_ATTACH_REUSEPORT_CBPF 51
-     * }
-     */
-    public static int SO_ATTACH_REUSEPORT_CBPF() {
-        return SO_ATTACH_REUSEPORT_CBPF;
-    }
-    private static final int SO_ATTACH_REUSEPORT_EBPF = (int)52L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_ATTACH_REUSEPORT_EBPF 52
-     * }
-     */
-    public static int SO_ATTACH_REUSEPORT_EBPF() {
-        return SO_ATTACH_REUSEPORT_EBPF;
-    }
-    private static final int SO_CNX_ADVICE = (int)53L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_CNX_ADVICE 53
-     * }
-     */
-    public static int SO_CNX_ADVICE() {
-        return SO_CNX_ADVICE;
-    }
-    private static final int SCM_TIMESTAMPING_OPT_STATS = (int)54L;
-    /**
-     * {@snippet lang=c :
-     * #define SCM_TIMESTAMPING_OPT_STATS 54
-     * }
-     */
-    public static int SCM_TIMESTAMPING_OPT_STATS() {
-        return SCM_TIMESTAMPING_OPT_STATS;
-    }
-    private static final int SO_MEMINFO = (int)55L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_MEMINFO 55
-     * }
-     */
-    public static int SO_MEMINFO() {
-        return SO_MEMINFO;
-    }
-    private static final int SO_INCOMING_NAPI_ID = (int)56L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_INCOMING_NAPI_ID 56
-     * }
-     */
-    public static int SO_INCOMING_NAPI_ID() {
-        return SO_INCOMING_NAPI_ID;
-    }
-    private static final int SO_COOKIE = (int)57L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_COOKIE 57
-     * }
-     */
-    public static int SO_COOKIE() {
-        return SO_COOKIE;
-    }
-    private static final int SCM_TIMESTAMPING_PKTINFO = (int)58L;
-    /**
-     * {@snippet lang=c :
-     * #define SCM_TIMESTAMPING_PKTINFO 58
-     * }
-     */
-    public static int SCM_TIMESTAMPING_PKTINFO() {
-        return SCM_TIMESTAMPING_PKTINFO;
-    }
-    private static final int SO_PEERGROUPS = (int)59L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_PEERGROUPS 59
-     * }
-     */
-    public static int SO_PEERGROUPS() {
-        return SO_PEERGROUPS;
-    }
-    private static final int SO_ZEROCOPY = (int)60L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_ZEROCOPY 60
-     * }
-     */
-    public static int SO_ZEROCOPY() {
-        return SO_ZEROCOPY;
-    }
-    private static final int SO_TXTIME = (int)61L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_TXTIME 61
-     * }
-     */
-    public static int SO_TXTIME() {
-        return SO_TXTIME;
-    }
-    private static final int SO_BINDTOIFINDEX = (int)62L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_BINDTOIFINDEX 62
-     * }
-     */
-    public static int SO_BINDTOIFINDEX() {
-        return SO_BINDTOIFINDEX;
-    }
-    private static final int SO_TIMESTAMP_OLD = (int)29L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_TIMESTAMP_OLD 29
-     * }
-     */
-    public static int SO_TIMESTAMP_OLD() {
-        return SO_TIMESTAMP_OLD;
-    }
-    private static final int SO_TIMESTAMPNS_OLD = (int)35L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_TIMESTAMPNS_OLD 35
-     * }
-     */
-    public static int SO_TIMESTAMPNS_OLD() {
-        return SO_TIMESTAMPNS_OLD;
-    }
-    private static final int SO_TIMESTAMPING_OLD = (int)37L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_TIMESTAMPING_OLD 37
-     * }
-     */
-    public static int SO_TIMESTAMPING_OLD() {
-        return SO_TIMESTAMPING_OLD;
-    }
-    private static final int SO_TIMESTAMP_NEW = (int)63L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_TIMESTAMP_NEW 63
-     * }
-     */
-    public static int SO_TIMESTAMP_NEW() {
-        return SO_TIMESTAMP_NEW;
-    }
-    private static final int SO_TIMESTAMPNS_NEW = (int)64L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_TIMESTAMPNS_NEW 64
-     * }
-     */
-    public static int SO_TIMESTAMPNS_NEW() {
-        return SO_TIMESTAMPNS_NEW;
-    }
-    private static final int SO_TIMESTAMPING_NEW = (int)65L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_TIMESTAMPING_NEW 65
-     * }
-     */
-    public static int SO_TIMESTAMPING_NEW() {
-        return SO_TIMESTAMPING_NEW;
-    }
-    private static final int SO_RCVTIMEO_NEW = (int)66L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_RCVTIMEO_NEW 66
-     * }
-     */
-    public static int SO_RCVTIMEO_NEW() {
-        return SO_RCVTIMEO_NEW;
-    }
-    private static final int SO_SNDTIMEO_NEW = (int)67L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_SNDTIMEO_NEW 67
-     * }
-     */
-    public static int SO_SNDTIMEO_NEW() {
-        return SO_SNDTIMEO_NEW;
-    }
-    private static final int SO_DETACH_REUSEPORT_BPF = (int)68L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_DETACH_REUSEPORT_BPF 68
-     * }
-     */
-    public static int SO_DETACH_REUSEPORT_BPF() {
-        return SO_DETACH_REUSEPORT_BPF;
-    }
-    private static final int SO_PREFER_BUSY_POLL = (int)69L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_PREFER_BUSY_POLL 69
-     * }
-     */
-    public static int SO_PREFER_BUSY_POLL() {
-        return SO_PREFER_BUSY_POLL;
-    }
-    private static final int SO_BUSY_POLL_BUDGET = (int)70L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_BUSY_POLL_BUDGET 70
-     * }
-     */
-    public static int SO_BUSY_POLL_BUDGET() {
-        return SO_BUSY_POLL_BUDGET;
-    }
-    private static final int SO_NETNS_COOKIE = (int)71L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_NETNS_COOKIE 71
-     * }
-     */
-    public static int SO_NETNS_COOKIE() {
-        return SO_NETNS_COOKIE;
-    }
-    private static final int SO_BUF_LOCK = (int)72L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_BUF_LOCK 72
-     * }
-     */
-    public static int SO_BUF_LOCK() {
-        return SO_BUF_LOCK;
-    }
-    private static final int SO_RESERVE_MEM = (int)73L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_RESERVE_MEM 73
-     * }
-     */
-    public static int SO_RESERVE_MEM() {
-        return SO_RESERVE_MEM;
-    }
-    private static final int SO_TXREHASH = (int)74L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_TXREHASH 74
-     * }
-     */
-    public static int SO_TXREHASH() {
-        return SO_TXREHASH;
-    }
-    private static final int SO_RCVMARK = (int)75L;
-    /**
-     * {@snippet lang=c :
-     * #define SO_RCVMARK 75
-     * }
-     */
-    public static int SO_RCVMARK() {
-        return SO_RCVMARK;
-    }
     private static final int STATX_ATTR_COMPRESSED = (int)4L;
     /**
      * {@snippet lang=c :
@@ -8050,6 +8050,829 @@ class BoxliteSys_1 extends BoxliteSys$shared {
      */
     public static int XATTR_LIST_MAX() {
         return XATTR_LIST_MAX;
+    }
+    private static final int SOCK_STREAM = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * enum __socket_type.SOCK_STREAM = 1
+     * }
+     */
+    public static int SOCK_STREAM() {
+        return SOCK_STREAM;
+    }
+    private static final int SOCK_DGRAM = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * enum __socket_type.SOCK_DGRAM = 2
+     * }
+     */
+    public static int SOCK_DGRAM() {
+        return SOCK_DGRAM;
+    }
+    private static final int SOCK_RAW = (int)3L;
+    /**
+     * {@snippet lang=c :
+     * enum __socket_type.SOCK_RAW = 3
+     * }
+     */
+    public static int SOCK_RAW() {
+        return SOCK_RAW;
+    }
+    private static final int SOCK_RDM = (int)4L;
+    /**
+     * {@snippet lang=c :
+     * enum __socket_type.SOCK_RDM = 4
+     * }
+     */
+    public static int SOCK_RDM() {
+        return SOCK_RDM;
+    }
+    private static final int SOCK_SEQPACKET = (int)5L;
+    /**
+     * {@snippet lang=c :
+     * enum __socket_type.SOCK_SEQPACKET = 5
+     * }
+     */
+    public static int SOCK_SEQPACKET() {
+        return SOCK_SEQPACKET;
+    }
+    private static final int SOCK_DCCP = (int)6L;
+    /**
+     * {@snippet lang=c :
+     * enum __socket_type.SOCK_DCCP = 6
+     * }
+     */
+    public static int SOCK_DCCP() {
+        return SOCK_DCCP;
+    }
+    private static final int SOCK_PACKET = (int)10L;
+    /**
+     * {@snippet lang=c :
+     * enum __socket_type.SOCK_PACKET = 10
+     * }
+     */
+    public static int SOCK_PACKET() {
+        return SOCK_PACKET;
+    }
+    private static final int SOCK_CLOEXEC = (int)524288L;
+    /**
+     * {@snippet lang=c :
+     * enum __socket_type.SOCK_CLOEXEC = 524288
+     * }
+     */
+    public static int SOCK_CLOEXEC() {
+        return SOCK_CLOEXEC;
+    }
+    private static final int SOCK_NONBLOCK = (int)2048L;
+    /**
+     * {@snippet lang=c :
+     * enum __socket_type.SOCK_NONBLOCK = 2048
+     * }
+     */
+    public static int SOCK_NONBLOCK() {
+        return SOCK_NONBLOCK;
+    }
+    private static final int MSG_OOB = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.MSG_OOB = 1
+     * }
+     */
+    public static int MSG_OOB() {
+        return MSG_OOB;
+    }
+    private static final int MSG_PEEK = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.MSG_PEEK = 2
+     * }
+     */
+    public static int MSG_PEEK() {
+        return MSG_PEEK;
+    }
+    private static final int MSG_DONTROUTE = (int)4L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.MSG_DONTROUTE = 4
+     * }
+     */
+    public static int MSG_DONTROUTE() {
+        return MSG_DONTROUTE;
+    }
+    private static final int MSG_TRYHARD = (int)4L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.MSG_TRYHARD = 4
+     * }
+     */
+    public static int MSG_TRYHARD() {
+        return MSG_TRYHARD;
+    }
+    private static final int MSG_CTRUNC = (int)8L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.MSG_CTRUNC = 8
+     * }
+     */
+    public static int MSG_CTRUNC() {
+        return MSG_CTRUNC;
+    }
+    private static final int MSG_PROXY = (int)16L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.MSG_PROXY = 16
+     * }
+     */
+    public static int MSG_PROXY() {
+        return MSG_PROXY;
+    }
+    private static final int MSG_TRUNC = (int)32L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.MSG_TRUNC = 32
+     * }
+     */
+    public static int MSG_TRUNC() {
+        return MSG_TRUNC;
+    }
+    private static final int MSG_DONTWAIT = (int)64L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.MSG_DONTWAIT = 64
+     * }
+     */
+    public static int MSG_DONTWAIT() {
+        return MSG_DONTWAIT;
+    }
+    private static final int MSG_EOR = (int)128L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.MSG_EOR = 128
+     * }
+     */
+    public static int MSG_EOR() {
+        return MSG_EOR;
+    }
+    private static final int MSG_WAITALL = (int)256L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.MSG_WAITALL = 256
+     * }
+     */
+    public static int MSG_WAITALL() {
+        return MSG_WAITALL;
+    }
+    private static final int MSG_FIN = (int)512L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.MSG_FIN = 512
+     * }
+     */
+    public static int MSG_FIN() {
+        return MSG_FIN;
+    }
+    private static final int MSG_SYN = (int)1024L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.MSG_SYN = 1024
+     * }
+     */
+    public static int MSG_SYN() {
+        return MSG_SYN;
+    }
+    private static final int MSG_CONFIRM = (int)2048L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.MSG_CONFIRM = 2048
+     * }
+     */
+    public static int MSG_CONFIRM() {
+        return MSG_CONFIRM;
+    }
+    private static final int MSG_RST = (int)4096L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.MSG_RST = 4096
+     * }
+     */
+    public static int MSG_RST() {
+        return MSG_RST;
+    }
+    private static final int MSG_ERRQUEUE = (int)8192L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.MSG_ERRQUEUE = 8192
+     * }
+     */
+    public static int MSG_ERRQUEUE() {
+        return MSG_ERRQUEUE;
+    }
+    private static final int MSG_NOSIGNAL = (int)16384L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.MSG_NOSIGNAL = 16384
+     * }
+     */
+    public static int MSG_NOSIGNAL() {
+        return MSG_NOSIGNAL;
+    }
+    private static final int MSG_MORE = (int)32768L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.MSG_MORE = 32768
+     * }
+     */
+    public static int MSG_MORE() {
+        return MSG_MORE;
+    }
+    private static final int MSG_WAITFORONE = (int)65536L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.MSG_WAITFORONE = 65536
+     * }
+     */
+    public static int MSG_WAITFORONE() {
+        return MSG_WAITFORONE;
+    }
+    private static final int MSG_BATCH = (int)262144L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.MSG_BATCH = 262144
+     * }
+     */
+    public static int MSG_BATCH() {
+        return MSG_BATCH;
+    }
+    private static final int MSG_ZEROCOPY = (int)67108864L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.MSG_ZEROCOPY = 67108864
+     * }
+     */
+    public static int MSG_ZEROCOPY() {
+        return MSG_ZEROCOPY;
+    }
+    private static final int MSG_FASTOPEN = (int)536870912L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.MSG_FASTOPEN = 536870912
+     * }
+     */
+    public static int MSG_FASTOPEN() {
+        return MSG_FASTOPEN;
+    }
+    private static final int MSG_CMSG_CLOEXEC = (int)1073741824L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.MSG_CMSG_CLOEXEC = 1073741824
+     * }
+     */
+    public static int MSG_CMSG_CLOEXEC() {
+        return MSG_CMSG_CLOEXEC;
+    }
+    private static final int SCM_RIGHTS = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.SCM_RIGHTS = 1
+     * }
+     */
+    public static int SCM_RIGHTS() {
+        return SCM_RIGHTS;
+    }
+    private static final int SCM_CREDENTIALS = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.SCM_CREDENTIALS = 2
+     * }
+     */
+    public static int SCM_CREDENTIALS() {
+        return SCM_CREDENTIALS;
+    }
+    private static final int SHUT_RD = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.SHUT_RD = 0
+     * }
+     */
+    public static int SHUT_RD() {
+        return SHUT_RD;
+    }
+    private static final int SHUT_WR = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.SHUT_WR = 1
+     * }
+     */
+    public static int SHUT_WR() {
+        return SHUT_WR;
+    }
+    private static final int SHUT_RDWR = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.SHUT_RDWR = 2
+     * }
+     */
+    public static int SHUT_RDWR() {
+        return SHUT_RDWR;
+    }
+
+    private static class socket {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            BoxliteSys.C_INT,
+            BoxliteSys.C_INT,
+            BoxliteSys.C_INT,
+            BoxliteSys.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("socket");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern int socket(int __domain, int __type, int __protocol)
+     * }
+     */
+    public static FunctionDescriptor socket$descriptor() {
+        return socket.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern int socket(int __domain, int __type, int __protocol)
+     * }
+     */
+    public static MethodHandle socket$handle() {
+        return socket.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern int socket(int __domain, int __type, int __protocol)
+     * }
+     */
+    public static MemorySegment socket$address() {
+        return socket.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern int socket(int __domain, int __type, int __protocol)
+     * }
+     */
+    public static int socket(int __domain, int __type, int __protocol) {
+        var mh$ = socket.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("socket", __domain, __type, __protocol);
+            }
+            return (int)mh$.invokeExact(__domain, __type, __protocol);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class socketpair {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            BoxliteSys.C_INT,
+            BoxliteSys.C_INT,
+            BoxliteSys.C_INT,
+            BoxliteSys.C_INT,
+            BoxliteSys.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("socketpair");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern int socketpair(int __domain, int __type, int __protocol, int __fds[2])
+     * }
+     */
+    public static FunctionDescriptor socketpair$descriptor() {
+        return socketpair.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern int socketpair(int __domain, int __type, int __protocol, int __fds[2])
+     * }
+     */
+    public static MethodHandle socketpair$handle() {
+        return socketpair.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern int socketpair(int __domain, int __type, int __protocol, int __fds[2])
+     * }
+     */
+    public static MemorySegment socketpair$address() {
+        return socketpair.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern int socketpair(int __domain, int __type, int __protocol, int __fds[2])
+     * }
+     */
+    public static int socketpair(int __domain, int __type, int __protocol, MemorySegment __fds) {
+        var mh$ = socketpair.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("socketpair", __domain, __type, __protocol, __fds);
+            }
+            return (int)mh$.invokeExact(__domain, __type, __protocol, __fds);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class sendmsg {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            BoxliteSys.C_LONG,
+            BoxliteSys.C_INT,
+            BoxliteSys.C_POINTER,
+            BoxliteSys.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("sendmsg");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern ssize_t sendmsg(int __fd, const struct msghdr *__message, int __flags)
+     * }
+     */
+    public static FunctionDescriptor sendmsg$descriptor() {
+        return sendmsg.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern ssize_t sendmsg(int __fd, const struct msghdr *__message, int __flags)
+     * }
+     */
+    public static MethodHandle sendmsg$handle() {
+        return sendmsg.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern ssize_t sendmsg(int __fd, const struct msghdr *__message, int __flags)
+     * }
+     */
+    public static MemorySegment sendmsg$address() {
+        return sendmsg.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern ssize_t sendmsg(int __fd, const struct msghdr *__message, int __flags)
+     * }
+     */
+    public static long sendmsg(int __fd, MemorySegment __message, int __flags) {
+        var mh$ = sendmsg.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("sendmsg", __fd, __message, __flags);
+            }
+            return (long)mh$.invokeExact(__fd, __message, __flags);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class recvmsg {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            BoxliteSys.C_LONG,
+            BoxliteSys.C_INT,
+            BoxliteSys.C_POINTER,
+            BoxliteSys.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("recvmsg");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern ssize_t recvmsg(int __fd, struct msghdr *__message, int __flags)
+     * }
+     */
+    public static FunctionDescriptor recvmsg$descriptor() {
+        return recvmsg.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern ssize_t recvmsg(int __fd, struct msghdr *__message, int __flags)
+     * }
+     */
+    public static MethodHandle recvmsg$handle() {
+        return recvmsg.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern ssize_t recvmsg(int __fd, struct msghdr *__message, int __flags)
+     * }
+     */
+    public static MemorySegment recvmsg$address() {
+        return recvmsg.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern ssize_t recvmsg(int __fd, struct msghdr *__message, int __flags)
+     * }
+     */
+    public static long recvmsg(int __fd, MemorySegment __message, int __flags) {
+        var mh$ = recvmsg.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("recvmsg", __fd, __message, __flags);
+            }
+            return (long)mh$.invokeExact(__fd, __message, __flags);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class getsockopt {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            BoxliteSys.C_INT,
+            BoxliteSys.C_INT,
+            BoxliteSys.C_INT,
+            BoxliteSys.C_INT,
+            BoxliteSys.C_POINTER,
+            BoxliteSys.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("getsockopt");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern int getsockopt(int __fd, int __level, int __optname, void *restrict __optval, socklen_t *restrict __optlen)
+     * }
+     */
+    public static FunctionDescriptor getsockopt$descriptor() {
+        return getsockopt.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern int getsockopt(int __fd, int __level, int __optname, void *restrict __optval, socklen_t *restrict __optlen)
+     * }
+     */
+    public static MethodHandle getsockopt$handle() {
+        return getsockopt.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern int getsockopt(int __fd, int __level, int __optname, void *restrict __optval, socklen_t *restrict __optlen)
+     * }
+     */
+    public static MemorySegment getsockopt$address() {
+        return getsockopt.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern int getsockopt(int __fd, int __level, int __optname, void *restrict __optval, socklen_t *restrict __optlen)
+     * }
+     */
+    public static int getsockopt(int __fd, int __level, int __optname, MemorySegment __optval, MemorySegment __optlen) {
+        var mh$ = getsockopt.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("getsockopt", __fd, __level, __optname, __optval, __optlen);
+            }
+            return (int)mh$.invokeExact(__fd, __level, __optname, __optval, __optlen);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class setsockopt {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            BoxliteSys.C_INT,
+            BoxliteSys.C_INT,
+            BoxliteSys.C_INT,
+            BoxliteSys.C_INT,
+            BoxliteSys.C_POINTER,
+            BoxliteSys.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("setsockopt");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern int setsockopt(int __fd, int __level, int __optname, const void *__optval, socklen_t __optlen)
+     * }
+     */
+    public static FunctionDescriptor setsockopt$descriptor() {
+        return setsockopt.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern int setsockopt(int __fd, int __level, int __optname, const void *__optval, socklen_t __optlen)
+     * }
+     */
+    public static MethodHandle setsockopt$handle() {
+        return setsockopt.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern int setsockopt(int __fd, int __level, int __optname, const void *__optval, socklen_t __optlen)
+     * }
+     */
+    public static MemorySegment setsockopt$address() {
+        return setsockopt.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern int setsockopt(int __fd, int __level, int __optname, const void *__optval, socklen_t __optlen)
+     * }
+     */
+    public static int setsockopt(int __fd, int __level, int __optname, MemorySegment __optval, int __optlen) {
+        var mh$ = setsockopt.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("setsockopt", __fd, __level, __optname, __optval, __optlen);
+            }
+            return (int)mh$.invokeExact(__fd, __level, __optname, __optval, __optlen);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class listen {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            BoxliteSys.C_INT,
+            BoxliteSys.C_INT,
+            BoxliteSys.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("listen");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern int listen(int __fd, int __n)
+     * }
+     */
+    public static FunctionDescriptor listen$descriptor() {
+        return listen.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern int listen(int __fd, int __n)
+     * }
+     */
+    public static MethodHandle listen$handle() {
+        return listen.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern int listen(int __fd, int __n)
+     * }
+     */
+    public static MemorySegment listen$address() {
+        return listen.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern int listen(int __fd, int __n)
+     * }
+     */
+    public static int listen(int __fd, int __n) {
+        var mh$ = listen.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("listen", __fd, __n);
+            }
+            return (int)mh$.invokeExact(__fd, __n);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class shutdown {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            BoxliteSys.C_INT,
+            BoxliteSys.C_INT,
+            BoxliteSys.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("shutdown");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern int shutdown(int __fd, int __how)
+     * }
+     */
+    public static FunctionDescriptor shutdown$descriptor() {
+        return shutdown.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern int shutdown(int __fd, int __how)
+     * }
+     */
+    public static MethodHandle shutdown$handle() {
+        return shutdown.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern int shutdown(int __fd, int __how)
+     * }
+     */
+    public static MemorySegment shutdown$address() {
+        return shutdown.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern int shutdown(int __fd, int __how)
+     * }
+     */
+    public static int shutdown(int __fd, int __how) {
+        var mh$ = shutdown.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("shutdown", __fd, __how);
+            }
+            return (int)mh$.invokeExact(__fd, __how);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
     }
     private static final int F_OWNER_TID = (int)0L;
     /**
@@ -10086,762 +10909,6 @@ class BoxliteSys_1 extends BoxliteSys$shared {
      */
     public static int KVM_SEV_LAUNCH_SECRET() {
         return KVM_SEV_LAUNCH_SECRET;
-    }
-    private static final int KVM_SEV_LAUNCH_MEASURE = (int)6L;
-    /**
-     * {@snippet lang=c :
-     * enum sev_cmd_id.KVM_SEV_LAUNCH_MEASURE = 6
-     * }
-     */
-    public static int KVM_SEV_LAUNCH_MEASURE() {
-        return KVM_SEV_LAUNCH_MEASURE;
-    }
-    private static final int KVM_SEV_LAUNCH_FINISH = (int)7L;
-    /**
-     * {@snippet lang=c :
-     * enum sev_cmd_id.KVM_SEV_LAUNCH_FINISH = 7
-     * }
-     */
-    public static int KVM_SEV_LAUNCH_FINISH() {
-        return KVM_SEV_LAUNCH_FINISH;
-    }
-    private static final int KVM_SEV_SEND_START = (int)8L;
-    /**
-     * {@snippet lang=c :
-     * enum sev_cmd_id.KVM_SEV_SEND_START = 8
-     * }
-     */
-    public static int KVM_SEV_SEND_START() {
-        return KVM_SEV_SEND_START;
-    }
-    private static final int KVM_SEV_SEND_UPDATE_DATA = (int)9L;
-    /**
-     * {@snippet lang=c :
-     * enum sev_cmd_id.KVM_SEV_SEND_UPDATE_DATA = 9
-     * }
-     */
-    public static int KVM_SEV_SEND_UPDATE_DATA() {
-        return KVM_SEV_SEND_UPDATE_DATA;
-    }
-    private static final int KVM_SEV_SEND_UPDATE_VMSA = (int)10L;
-    /**
-     * {@snippet lang=c :
-     * enum sev_cmd_id.KVM_SEV_SEND_UPDATE_VMSA = 10
-     * }
-     */
-    public static int KVM_SEV_SEND_UPDATE_VMSA() {
-        return KVM_SEV_SEND_UPDATE_VMSA;
-    }
-    private static final int KVM_SEV_SEND_FINISH = (int)11L;
-    /**
-     * {@snippet lang=c :
-     * enum sev_cmd_id.KVM_SEV_SEND_FINISH = 11
-     * }
-     */
-    public static int KVM_SEV_SEND_FINISH() {
-        return KVM_SEV_SEND_FINISH;
-    }
-    private static final int KVM_SEV_RECEIVE_START = (int)12L;
-    /**
-     * {@snippet lang=c :
-     * enum sev_cmd_id.KVM_SEV_RECEIVE_START = 12
-     * }
-     */
-    public static int KVM_SEV_RECEIVE_START() {
-        return KVM_SEV_RECEIVE_START;
-    }
-    private static final int KVM_SEV_RECEIVE_UPDATE_DATA = (int)13L;
-    /**
-     * {@snippet lang=c :
-     * enum sev_cmd_id.KVM_SEV_RECEIVE_UPDATE_DATA = 13
-     * }
-     */
-    public static int KVM_SEV_RECEIVE_UPDATE_DATA() {
-        return KVM_SEV_RECEIVE_UPDATE_DATA;
-    }
-    private static final int KVM_SEV_RECEIVE_UPDATE_VMSA = (int)14L;
-    /**
-     * {@snippet lang=c :
-     * enum sev_cmd_id.KVM_SEV_RECEIVE_UPDATE_VMSA = 14
-     * }
-     */
-    public static int KVM_SEV_RECEIVE_UPDATE_VMSA() {
-        return KVM_SEV_RECEIVE_UPDATE_VMSA;
-    }
-    private static final int KVM_SEV_RECEIVE_FINISH = (int)15L;
-    /**
-     * {@snippet lang=c :
-     * enum sev_cmd_id.KVM_SEV_RECEIVE_FINISH = 15
-     * }
-     */
-    public static int KVM_SEV_RECEIVE_FINISH() {
-        return KVM_SEV_RECEIVE_FINISH;
-    }
-    private static final int KVM_SEV_GUEST_STATUS = (int)16L;
-    /**
-     * {@snippet lang=c :
-     * enum sev_cmd_id.KVM_SEV_GUEST_STATUS = 16
-     * }
-     */
-    public static int KVM_SEV_GUEST_STATUS() {
-        return KVM_SEV_GUEST_STATUS;
-    }
-    private static final int KVM_SEV_DBG_DECRYPT = (int)17L;
-    /**
-     * {@snippet lang=c :
-     * enum sev_cmd_id.KVM_SEV_DBG_DECRYPT = 17
-     * }
-     */
-    public static int KVM_SEV_DBG_DECRYPT() {
-        return KVM_SEV_DBG_DECRYPT;
-    }
-    private static final int KVM_SEV_DBG_ENCRYPT = (int)18L;
-    /**
-     * {@snippet lang=c :
-     * enum sev_cmd_id.KVM_SEV_DBG_ENCRYPT = 18
-     * }
-     */
-    public static int KVM_SEV_DBG_ENCRYPT() {
-        return KVM_SEV_DBG_ENCRYPT;
-    }
-    private static final int KVM_SEV_CERT_EXPORT = (int)19L;
-    /**
-     * {@snippet lang=c :
-     * enum sev_cmd_id.KVM_SEV_CERT_EXPORT = 19
-     * }
-     */
-    public static int KVM_SEV_CERT_EXPORT() {
-        return KVM_SEV_CERT_EXPORT;
-    }
-    private static final int KVM_SEV_GET_ATTESTATION_REPORT = (int)20L;
-    /**
-     * {@snippet lang=c :
-     * enum sev_cmd_id.KVM_SEV_GET_ATTESTATION_REPORT = 20
-     * }
-     */
-    public static int KVM_SEV_GET_ATTESTATION_REPORT() {
-        return KVM_SEV_GET_ATTESTATION_REPORT;
-    }
-    private static final int KVM_SEV_SEND_CANCEL = (int)21L;
-    /**
-     * {@snippet lang=c :
-     * enum sev_cmd_id.KVM_SEV_SEND_CANCEL = 21
-     * }
-     */
-    public static int KVM_SEV_SEND_CANCEL() {
-        return KVM_SEV_SEND_CANCEL;
-    }
-    private static final int KVM_SEV_NR_MAX = (int)22L;
-    /**
-     * {@snippet lang=c :
-     * enum sev_cmd_id.KVM_SEV_NR_MAX = 22
-     * }
-     */
-    public static int KVM_SEV_NR_MAX() {
-        return KVM_SEV_NR_MAX;
-    }
-
-    private static class strerrordesc_np {
-        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
-            BoxliteSys.C_POINTER,
-            BoxliteSys.C_INT
-        );
-
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("strerrordesc_np");
-
-        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
-    }
-
-    /**
-     * Function descriptor for:
-     * {@snippet lang=c :
-     * extern const char *strerrordesc_np(int __err)
-     * }
-     */
-    public static FunctionDescriptor strerrordesc_np$descriptor() {
-        return strerrordesc_np.DESC;
-    }
-
-    /**
-     * Downcall method handle for:
-     * {@snippet lang=c :
-     * extern const char *strerrordesc_np(int __err)
-     * }
-     */
-    public static MethodHandle strerrordesc_np$handle() {
-        return strerrordesc_np.HANDLE;
-    }
-
-    /**
-     * Address for:
-     * {@snippet lang=c :
-     * extern const char *strerrordesc_np(int __err)
-     * }
-     */
-    public static MemorySegment strerrordesc_np$address() {
-        return strerrordesc_np.ADDR;
-    }
-
-    /**
-     * {@snippet lang=c :
-     * extern const char *strerrordesc_np(int __err)
-     * }
-     */
-    public static MemorySegment strerrordesc_np(int __err) {
-        var mh$ = strerrordesc_np.HANDLE;
-        try {
-            if (TRACE_DOWNCALLS) {
-                traceDowncall("strerrordesc_np", __err);
-            }
-            return (MemorySegment)mh$.invokeExact(__err);
-        } catch (Error | RuntimeException ex) {
-           throw ex;
-        } catch (Throwable ex$) {
-           throw new AssertionError("should not reach here", ex$);
-        }
-    }
-
-    private static class strerrorname_np {
-        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
-            BoxliteSys.C_POINTER,
-            BoxliteSys.C_INT
-        );
-
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("strerrorname_np");
-
-        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
-    }
-
-    /**
-     * Function descriptor for:
-     * {@snippet lang=c :
-     * extern const char *strerrorname_np(int __err)
-     * }
-     */
-    public static FunctionDescriptor strerrorname_np$descriptor() {
-        return strerrorname_np.DESC;
-    }
-
-    /**
-     * Downcall method handle for:
-     * {@snippet lang=c :
-     * extern const char *strerrorname_np(int __err)
-     * }
-     */
-    public static MethodHandle strerrorname_np$handle() {
-        return strerrorname_np.HANDLE;
-    }
-
-    /**
-     * Address for:
-     * {@snippet lang=c :
-     * extern const char *strerrorname_np(int __err)
-     * }
-     */
-    public static MemorySegment strerrorname_np$address() {
-        return strerrorname_np.ADDR;
-    }
-
-    /**
-     * {@snippet lang=c :
-     * extern const char *strerrorname_np(int __err)
-     * }
-     */
-    public static MemorySegment strerrorname_np(int __err) {
-        var mh$ = strerrorname_np.HANDLE;
-        try {
-            if (TRACE_DOWNCALLS) {
-                traceDowncall("strerrorname_np", __err);
-            }
-            return (MemorySegment)mh$.invokeExact(__err);
-        } catch (Error | RuntimeException ex) {
-           throw ex;
-        } catch (Throwable ex$) {
-           throw new AssertionError("should not reach here", ex$);
-        }
-    }
-    private static final int SI_ASYNCNL = (int)-60L;
-    /**
-     * {@snippet lang=c :
-     * enum <anonymous>.SI_ASYNCNL = -60
-     * }
-     */
-    public static int SI_ASYNCNL() {
-        return SI_ASYNCNL;
-    }
-    private static final int SI_DETHREAD = (int)-7L;
-    /**
-     * {@snippet lang=c :
-     * enum <anonymous>.SI_DETHREAD = -7
-     * }
-     */
-    public static int SI_DETHREAD() {
-        return SI_DETHREAD;
-    }
-    private static final int SI_TKILL = (int)-6L;
-    /**
-     * {@snippet lang=c :
-     * enum <anonymous>.SI_TKILL = -6
-     * }
-     */
-    public static int SI_TKILL() {
-        return SI_TKILL;
-    }
-    private static final int SI_SIGIO = (int)-5L;
-    /**
-     * {@snippet lang=c :
-     * enum <anonymous>.SI_SIGIO = -5
-     * }
-     */
-    public static int SI_SIGIO() {
-        return SI_SIGIO;
-    }
-    private static final int SI_ASYNCIO = (int)-4L;
-    /**
-     * {@snippet lang=c :
-     * enum <anonymous>.SI_ASYNCIO = -4
-     * }
-     */
-    public static int SI_ASYNCIO() {
-        return SI_ASYNCIO;
-    }
-    private static final int SI_MESGQ = (int)-3L;
-    /**
-     * {@snippet lang=c :
-     * enum <anonymous>.SI_MESGQ = -3
-     * }
-     */
-    public static int SI_MESGQ() {
-        return SI_MESGQ;
-    }
-    private static final int SI_TIMER = (int)-2L;
-    /**
-     * {@snippet lang=c :
-     * enum <anonymous>.SI_TIMER = -2
-     * }
-     */
-    public static int SI_TIMER() {
-        return SI_TIMER;
-    }
-    private static final int SI_QUEUE = (int)-1L;
-    /**
-     * {@snippet lang=c :
-     * enum <anonymous>.SI_QUEUE = -1
-     * }
-     */
-    public static int SI_QUEUE() {
-        return SI_QUEUE;
-    }
-    private static final int SI_USER = (int)0L;
-    /**
-     * {@snippet lang=c :
-     * enum <anonymous>.SI_USER = 0
-     * }
-     */
-    public static int SI_USER() {
-        return SI_USER;
-    }
-    private static final int SI_KERNEL = (int)128L;
-    /**
-     * {@snippet lang=c :
-     * enum <anonymous>.SI_KERNEL = 128
-     * }
-     */
-    public static int SI_KERNEL() {
-        return SI_KERNEL;
-    }
-    private static final int POLL_IN = (int)1L;
-    /**
-     * {@snippet lang=c :
-     * enum <anonymous>.POLL_IN = 1
-     * }
-     */
-    public static int POLL_IN() {
-        return POLL_IN;
-    }
-    private static final int POLL_OUT = (int)2L;
-    /**
-     * {@snippet lang=c :
-     * enum <anonymous>.POLL_OUT = 2
-     * }
-     */
-    public static int POLL_OUT() {
-        return POLL_OUT;
-    }
-    private static final int POLL_MSG = (int)3L;
-    /**
-     * {@snippet lang=c :
-     * enum <anonymous>.POLL_MSG = 3
-     * }
-     */
-    public static int POLL_MSG() {
-        return POLL_MSG;
-    }
-    private static final int POLL_ERR = (int)4L;
-    /**
-     * {@snippet lang=c :
-     * enum <anonymous>.POLL_ERR = 4
-     * }
-     */
-    public static int POLL_ERR() {
-        return POLL_ERR;
-    }
-    private static final int POLL_PRI = (int)5L;
-    /**
-     * {@snippet lang=c :
-     * enum <anonymous>.POLL_PRI = 5
-     * }
-     */
-    public static int POLL_PRI() {
-        return POLL_PRI;
-    }
-    private static final int POLL_HUP = (int)6L;
-    /**
-     * {@snippet lang=c :
-     * enum <anonymous>.POLL_HUP = 6
-     * }
-     */
-    public static int POLL_HUP() {
-        return POLL_HUP;
-    }
-    private static final int SIGEV_SIGNAL = (int)0L;
-    /**
-     * {@snippet lang=c :
-     * enum <anonymous>.SIGEV_SIGNAL = 0
-     * }
-     */
-    public static int SIGEV_SIGNAL() {
-        return SIGEV_SIGNAL;
-    }
-    private static final int SIGEV_NONE = (int)1L;
-    /**
-     * {@snippet lang=c :
-     * enum <anonymous>.SIGEV_NONE = 1
-     * }
-     */
-    public static int SIGEV_NONE() {
-        return SIGEV_NONE;
-    }
-    private static final int SIGEV_THREAD = (int)2L;
-    /**
-     * {@snippet lang=c :
-     * enum <anonymous>.SIGEV_THREAD = 2
-     * }
-     */
-    public static int SIGEV_THREAD() {
-        return SIGEV_THREAD;
-    }
-    private static final int SIGEV_THREAD_ID = (int)4L;
-    /**
-     * {@snippet lang=c :
-     * enum <anonymous>.SIGEV_THREAD_ID = 4
-     * }
-     */
-    public static int SIGEV_THREAD_ID() {
-        return SIGEV_THREAD_ID;
-    }
-
-    private static class kill {
-        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
-            BoxliteSys.C_INT,
-            BoxliteSys.C_INT,
-            BoxliteSys.C_INT
-        );
-
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("kill");
-
-        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
-    }
-
-    /**
-     * Function descriptor for:
-     * {@snippet lang=c :
-     * extern int kill(__pid_t __pid, int __sig)
-     * }
-     */
-    public static FunctionDescriptor kill$descriptor() {
-        return kill.DESC;
-    }
-
-    /**
-     * Downcall method handle for:
-     * {@snippet lang=c :
-     * extern int kill(__pid_t __pid, int __sig)
-     * }
-     */
-    public static MethodHandle kill$handle() {
-        return kill.HANDLE;
-    }
-
-    /**
-     * Address for:
-     * {@snippet lang=c :
-     * extern int kill(__pid_t __pid, int __sig)
-     * }
-     */
-    public static MemorySegment kill$address() {
-        return kill.ADDR;
-    }
-
-    /**
-     * {@snippet lang=c :
-     * extern int kill(__pid_t __pid, int __sig)
-     * }
-     */
-    public static int kill(int __pid, int __sig) {
-        var mh$ = kill.HANDLE;
-        try {
-            if (TRACE_DOWNCALLS) {
-                traceDowncall("kill", __pid, __sig);
-            }
-            return (int)mh$.invokeExact(__pid, __sig);
-        } catch (Error | RuntimeException ex) {
-           throw ex;
-        } catch (Throwable ex$) {
-           throw new AssertionError("should not reach here", ex$);
-        }
-    }
-
-    private static class sigemptyset {
-        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
-            BoxliteSys.C_INT,
-            BoxliteSys.C_POINTER
-        );
-
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("sigemptyset");
-
-        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
-    }
-
-    /**
-     * Function descriptor for:
-     * {@snippet lang=c :
-     * extern int sigemptyset(sigset_t *__set)
-     * }
-     */
-    public static FunctionDescriptor sigemptyset$descriptor() {
-        return sigemptyset.DESC;
-    }
-
-    /**
-     * Downcall method handle for:
-     * {@snippet lang=c :
-     * extern int sigemptyset(sigset_t *__set)
-     * }
-     */
-    public static MethodHandle sigemptyset$handle() {
-        return sigemptyset.HANDLE;
-    }
-
-    /**
-     * Address for:
-     * {@snippet lang=c :
-     * extern int sigemptyset(sigset_t *__set)
-     * }
-     */
-    public static MemorySegment sigemptyset$address() {
-        return sigemptyset.ADDR;
-    }
-
-    /**
-     * {@snippet lang=c :
-     * extern int sigemptyset(sigset_t *__set)
-     * }
-     */
-    public static int sigemptyset(MemorySegment __set) {
-        var mh$ = sigemptyset.HANDLE;
-        try {
-            if (TRACE_DOWNCALLS) {
-                traceDowncall("sigemptyset", __set);
-            }
-            return (int)mh$.invokeExact(__set);
-        } catch (Error | RuntimeException ex) {
-           throw ex;
-        } catch (Throwable ex$) {
-           throw new AssertionError("should not reach here", ex$);
-        }
-    }
-
-    private static class sigfillset {
-        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
-            BoxliteSys.C_INT,
-            BoxliteSys.C_POINTER
-        );
-
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("sigfillset");
-
-        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
-    }
-
-    /**
-     * Function descriptor for:
-     * {@snippet lang=c :
-     * extern int sigfillset(sigset_t *__set)
-     * }
-     */
-    public static FunctionDescriptor sigfillset$descriptor() {
-        return sigfillset.DESC;
-    }
-
-    /**
-     * Downcall method handle for:
-     * {@snippet lang=c :
-     * extern int sigfillset(sigset_t *__set)
-     * }
-     */
-    public static MethodHandle sigfillset$handle() {
-        return sigfillset.HANDLE;
-    }
-
-    /**
-     * Address for:
-     * {@snippet lang=c :
-     * extern int sigfillset(sigset_t *__set)
-     * }
-     */
-    public static MemorySegment sigfillset$address() {
-        return sigfillset.ADDR;
-    }
-
-    /**
-     * {@snippet lang=c :
-     * extern int sigfillset(sigset_t *__set)
-     * }
-     */
-    public static int sigfillset(MemorySegment __set) {
-        var mh$ = sigfillset.HANDLE;
-        try {
-            if (TRACE_DOWNCALLS) {
-                traceDowncall("sigfillset", __set);
-            }
-            return (int)mh$.invokeExact(__set);
-        } catch (Error | RuntimeException ex) {
-           throw ex;
-        } catch (Throwable ex$) {
-           throw new AssertionError("should not reach here", ex$);
-        }
-    }
-
-    private static class sigaddset {
-        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
-            BoxliteSys.C_INT,
-            BoxliteSys.C_POINTER,
-            BoxliteSys.C_INT
-        );
-
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("sigaddset");
-
-        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
-    }
-
-    /**
-     * Function descriptor for:
-     * {@snippet lang=c :
-     * extern int sigaddset(sigset_t *__set, int __signo)
-     * }
-     */
-    public static FunctionDescriptor sigaddset$descriptor() {
-        return sigaddset.DESC;
-    }
-
-    /**
-     * Downcall method handle for:
-     * {@snippet lang=c :
-     * extern int sigaddset(sigset_t *__set, int __signo)
-     * }
-     */
-    public static MethodHandle sigaddset$handle() {
-        return sigaddset.HANDLE;
-    }
-
-    /**
-     * Address for:
-     * {@snippet lang=c :
-     * extern int sigaddset(sigset_t *__set, int __signo)
-     * }
-     */
-    public static MemorySegment sigaddset$address() {
-        return sigaddset.ADDR;
-    }
-
-    /**
-     * {@snippet lang=c :
-     * extern int sigaddset(sigset_t *__set, int __signo)
-     * }
-     */
-    public static int sigaddset(MemorySegment __set, int __signo) {
-        var mh$ = sigaddset.HANDLE;
-        try {
-            if (TRACE_DOWNCALLS) {
-                traceDowncall("sigaddset", __set, __signo);
-            }
-            return (int)mh$.invokeExact(__set, __signo);
-        } catch (Error | RuntimeException ex) {
-           throw ex;
-        } catch (Throwable ex$) {
-           throw new AssertionError("should not reach here", ex$);
-        }
-    }
-
-    private static class sigdelset {
-        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
-            BoxliteSys.C_INT,
-            BoxliteSys.C_POINTER,
-            BoxliteSys.C_INT
-        );
-
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("sigdelset");
-
-        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
-    }
-
-    /**
-     * Function descriptor for:
-     * {@snippet lang=c :
-     * extern int sigdelset(sigset_t *__set, int __signo)
-     * }
-     */
-    public static FunctionDescriptor sigdelset$descriptor() {
-        return sigdelset.DESC;
-    }
-
-    /**
-     * Downcall method handle for:
-     * {@snippet lang=c :
-     * extern int sigdelset(sigset_t *__set, int __signo)
-     * }
-     */
-    public static MethodHandle sigdelset$handle() {
-        return sigdelset.HANDLE;
-    }
-
-    /**
-     * Address for:
-     * {@snippet lang=c :
-     * extern int sigdelset(sigset_t *__set, int __signo)
-     * }
-     */
-    public static MemorySegment sigdelset$address() {
-        return sigdelset.ADDR;
-    }
-
-    /**
-     * {@snippet lang=c :
-     * extern int sigdelset(sigset_t *__set, int __signo)
-     * }
-     */
-    public static int sigdelset(MemorySegment __set, int __signo) {
-        var mh$ = sigdelset.HANDLE;
-        try {
-            if (TRACE_DOWNCALLS) {
-                traceDowncall("sigdelset", __set, __signo);
-            }
-            return (int)mh$.invokeExact(__set, __signo);
-        } catch (Error | RuntimeException ex) {
-           throw ex;
-        } catch (Throwable ex$) {
-           throw new AssertionError("should not reach here", ex$);
-        }
     }
 }
 
