@@ -195,7 +195,8 @@ public final class BoxliteHome {
         }
         if (!path.isAbsolute()) {
             throw new InvalidArgumentException(source + " must be an absolute path, got '" + value
-                    + "': set " + HOME_VARIABLE + " to an absolute directory such as /var/lib/boxlite");
+                    + "': set " + HOME_VARIABLE
+                    + " to an absolute directory such as /var/lib/boxlite");
         }
         return path;
     }

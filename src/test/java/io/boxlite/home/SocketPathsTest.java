@@ -330,7 +330,7 @@ class SocketPathsTest {
 
             assertThrows(StorageException.class, () -> sockets.shortDir(tmp));
             assertThrows(StorageException.class, () -> sockets.socketPath(tmp, "a.sock"));
-            assertEquals(tmp, Files.readSymbolicLink(link), "the refused directory was not touched");
+            assertEquals(tmp, Files.readSymbolicLink(link), "the refused directory is untouched");
         }
     }
 }
