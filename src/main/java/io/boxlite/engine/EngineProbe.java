@@ -66,7 +66,7 @@ public final class EngineProbe {
         HostFacts host = facts.get();
         Kvm kvm = kvm(host);
         boolean qemuAvailable = host.qemuBinary().isPresent() && host.qemuVersion().isPresent();
-        String qemuDetail = qemuDetail(host);
+        String qemuDetail = qemuDetail(host, true);
 
         Optional<EngineOverride> override = override(options);
         EngineKind chosen;
@@ -83,7 +83,7 @@ public final class EngineProbe {
                     + "), so QEMU runs the guest with TCG software emulation (slower than KVM)";
         } else {
             throw new BoxliteException(ErrorCode.ENGINE, "Neither engine can run a guest here: KVM: "
-                    + kvm.reason() + "; QEMU: " + qemuDetail + ". Fix: " + INSTALL_QEMU
+                    + kvm.reason() + "; QEMU: " + qemuDetail(host, false) + ". Fix: " + INSTALL_QEMU
                     + (kvm.support() == KvmSupport.PVM ? "" : ", or enable hardware KVM on this host"));
         }
         return new ProbeReport(kvm.support(), kvm.reason(), qemuAvailable, qemuDetail, chosen, choiceReason);
@@ -127,13 +127,13 @@ public final class EngineProbe {
         return new Kvm(KvmSupport.HARDWARE, "/dev/kvm is accessible and a test guest ran (" + flags + ")");
     }
 
-    private static String qemuDetail(HostFacts host) {
+    private static String qemuDetail(HostFacts host, boolean withFix) {
         if (host.qemuBinary().isEmpty()) {
-            return HostFacts.QEMU + " is not on PATH: " + INSTALL_QEMU;
+            return HostFacts.QEMU + " is not on PATH" + (withFix ? ": " + INSTALL_QEMU : "");
         }
         String path = host.qemuBinary().get().toString();
         return host.qemuVersion().map(version -> version + " (" + path + ")")
-                .orElse(path + " did not answer --version: reinstall qemu-system-x86");
+                .orElse(path + " did not answer --version" + (withFix ? ": reinstall qemu-system-x86" : ""));
     }
 
     private Optional<EngineOverride> override(Options options) {
