@@ -1,0 +1,121 @@
+package io.boxlite.cli;
+
+import io.boxlite.BoxliteException;
+import io.boxlite.engine.EngineProbe;
+import io.boxlite.engine.KvmFunctionalCheck;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParseResult;
+import picocli.CommandLine.ScopeType;
+import picocli.CommandLine.Spec;
+
+import java.io.PrintWriter;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import java.util.function.Supplier;
+
+/**
+ * The {@code boxlite} command line. Exit status follows Docker: 0 on success, 125 when BoxLite
+ * itself fails or the command line is wrong; later, a box's command's own status.
+ */
+@Command(name = "boxlite",
+        mixinStandardHelpOptions = true,
+        versionProvider = Main.Version.class,
+        description = "Runs OCI images in micro-VM sandboxes.",
+        subcommands = {DebugCommand.class},
+        exitCodeOnInvalidInput = Main.EXIT_RUNTIME_ERROR,
+        exitCodeOnExecutionException = Main.EXIT_RUNTIME_ERROR)
+public final class Main implements Callable<Integer> {
+    /** Docker's status for an error in the runtime itself or in its command line. */
+    public static final int EXIT_RUNTIME_ERROR = 125;
+
+    // LEAD: wire io.boxlite.kvm functional check here
+    private static final KvmFunctionalCheck KVM_FUNCTIONAL_CHECK = Optional::empty;
+
+    @Option(names = "--debug", scope = ScopeType.INHERIT,
+            description = "Print stack traces with errors (as does BOXLITE_LOG=debug).")
+    boolean debug;
+
+    @Spec
+    CommandSpec spec;
+
+    final Map<String, String> env;
+    final Supplier<EngineProbe> probes;
+
+    Main(Map<String, String> env, Supplier<EngineProbe> probes) {
+        this.env = env;
+        this.probes = probes;
+    }
+
+    public static void main(String[] args) {
+        var out = new PrintWriter(System.out, true);
+        var err = new PrintWriter(System.err, true);
+        int status = run(args, out, err, System.getenv(),
+                () -> EngineProbe.forThisHost(KVM_FUNCTIONAL_CHECK));
+        out.flush();
+        err.flush();
+        System.exit(status);
+    }
+
+    /** Runs one command line and returns its exit status; {@link #main} without the exit. */
+    static int run(String[] args, PrintWriter out, PrintWriter err, Map<String, String> env,
+                   Supplier<EngineProbe> probes) {
+        var commandLine = new CommandLine(new Main(env, probes));
+        commandLine.setOut(out);
+        commandLine.setErr(err);
+        commandLine.setParameterExceptionHandler((e, ignored) -> {
+            CommandLine failed = e.getCommandLine();
+            failed.getErr().println("boxlite: " + e.getMessage());
+            failed.getErr().println("See '" + failed.getCommandSpec().qualifiedName() + " --help'.");
+            return EXIT_RUNTIME_ERROR;
+        });
+        commandLine.setExecutionExceptionHandler((e, failed, parseResult) -> {
+            PrintWriter stderr = failed.getErr();
+            if (e instanceof BoxliteException) {
+                stderr.println("boxlite: " + e.getMessage());
+            } else {
+                stderr.println("boxlite: internal error: " + e
+                        + (debugWanted(parseResult, env) ? "" : " (rerun with --debug for the stack trace)"));
+            }
+            if (debugWanted(parseResult, env)) {
+                e.printStackTrace(stderr);
+            }
+            return EXIT_RUNTIME_ERROR;
+        });
+        return commandLine.execute(args);
+    }
+
+    private static boolean debugWanted(ParseResult parseResult, Map<String, String> env) {
+        for (ParseResult p = parseResult; p != null; p = p.subcommand()) {
+            if (p.hasMatchedOption("--debug")) {
+                return true;
+            }
+        }
+        String level = env.get("BOXLITE_LOG");
+        return level != null && level.strip().toLowerCase(Locale.ROOT).equals("debug");
+    }
+
+    /** Without a subcommand, shows the usage (as {@code docker} does). */
+    @Override
+    public Integer call() {
+        spec.commandLine().usage(spec.commandLine().getOut());
+        return 0;
+    }
+
+    /** {@code --version}: the jar's version and the Java runtime it runs on. */
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            String version = Optional.ofNullable(Main.class.getPackage().getImplementationVersion())
+                    .orElse("(development build)");
+            return new String[] {
+                    "boxlite " + version,
+                    "Java " + Runtime.version() + " (" + System.getProperty("java.vendor") + ")"
+            };
+        }
+    }
+}
