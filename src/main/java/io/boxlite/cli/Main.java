@@ -2,7 +2,6 @@ package io.boxlite.cli;
 
 import io.boxlite.BoxliteException;
 import io.boxlite.engine.EngineProbe;
-import io.boxlite.engine.KvmFunctionalCheck;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -33,9 +32,6 @@ public final class Main implements Callable<Integer> {
     /** Docker's status for an error in the runtime itself or in its command line. */
     public static final int EXIT_RUNTIME_ERROR = 125;
 
-    // LEAD: wire io.boxlite.kvm functional check here
-    private static final KvmFunctionalCheck KVM_FUNCTIONAL_CHECK = Optional::empty;
-
     @Option(names = "--debug", scope = ScopeType.INHERIT,
             description = "Print stack traces with errors (as does BOXLITE_LOG=debug).")
     boolean debug;
@@ -55,7 +51,7 @@ public final class Main implements Callable<Integer> {
         var out = new PrintWriter(System.out, true);
         var err = new PrintWriter(System.err, true);
         int status = run(args, out, err, System.getenv(),
-                () -> EngineProbe.forThisHost(KVM_FUNCTIONAL_CHECK));
+                () -> EngineProbe.forThisHost());
         out.flush();
         err.flush();
         System.exit(status);

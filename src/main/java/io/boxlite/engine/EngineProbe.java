@@ -1,5 +1,7 @@
 package io.boxlite.engine;
 
+import io.boxlite.kvm.NativeExecutionCheck;
+
 import io.boxlite.BoxliteException;
 import io.boxlite.EngineKind;
 import io.boxlite.ErrorCode;
@@ -22,7 +24,7 @@ import java.util.function.Supplier;
  * }
  *
  * <p>The {@link KvmFunctionalCheck} runs only when {@code /dev/kvm} is readable and writable
- * and is not provided by {@code kvm_pvm} (on KVM-PVM the outcome is already known).
+ * (on KVM-PVM too, where its failure is the evidence shown beside the kvm_pvm module).
  */
 public final class EngineProbe {
     private static final String INSTALL_QEMU = "install QEMU (sudo apt-get install qemu-system-x86, or bin/setup)";
@@ -42,6 +44,18 @@ public final class EngineProbe {
         this.facts = Objects.requireNonNull(facts, "facts");
         this.check = Objects.requireNonNull(check, "check");
         this.env = Map.copyOf(env);
+    }
+
+    /**
+     * A probe of this host whose functional check runs {@link NativeExecutionCheck}'s test guest
+     * on {@code /dev/kvm}.
+     */
+    public static EngineProbe forThisHost() {
+        return forThisHost(() -> {
+            try (io.boxlite.kvm.Kvm kvm = io.boxlite.kvm.Kvm.open()) {
+                return NativeExecutionCheck.failure(kvm);
+            }
+        });
     }
 
     /** A probe of this host, reading its files and environment at each {@link #probe(Options)}. */
@@ -64,7 +78,7 @@ public final class EngineProbe {
      */
     public ProbeReport probe(Options options) {
         HostFacts host = facts.get();
-        Kvm kvm = kvm(host);
+        KvmVerdict kvm = kvm(host);
         boolean qemuAvailable = host.qemuBinary().isPresent() && host.qemuVersion().isPresent();
         String qemuDetail = qemuDetail(host, true);
 
@@ -89,29 +103,24 @@ public final class EngineProbe {
         return new ProbeReport(kvm.support(), kvm.reason(), qemuAvailable, qemuDetail, chosen, choiceReason);
     }
 
-    private record Kvm(KvmSupport support, String reason) {
+    private record KvmVerdict(KvmSupport support, String reason) {
     }
 
     private record EngineOverride(EngineKind engine, String source) {
     }
 
-    private Kvm kvm(HostFacts host) {
+    private KvmVerdict kvm(HostFacts host) {
         String flags = host.cpuVirtFlag().map(f -> "the CPU flags show " + f)
                 .orElse("the CPU flags show no vmx/svm");
         if (!host.kvmExists()) {
-            return new Kvm(KvmSupport.ABSENT, host.cpuVirtFlag().isPresent()
+            return new KvmVerdict(KvmSupport.ABSENT, host.cpuVirtFlag().isPresent()
                     ? "/dev/kvm does not exist, though " + flags + ": load kvm_intel or kvm_amd"
                     : "/dev/kvm does not exist and " + flags + ": enable VT-x/AMD-V in the firmware,"
                       + " or nested virtualization if this host is itself a VM");
         }
-        if (host.pvmModule()) {
-            return new Kvm(KvmSupport.PVM, "/dev/kvm is provided by kvm_pvm (/sys/module/kvm_pvm exists; "
-                    + flags + "): its software instruction emulator stops at the first instruction it lacks,"
-                    + " so stock Linux guests cannot boot through it");
-        }
         if (!host.kvmReadWrite()) {
-            return new Kvm(KvmSupport.UNUSABLE, "/dev/kvm exists but is not readable and writable by this user: "
-                    + FIX_PERMISSIONS);
+            return new KvmVerdict(host.pvmModule() ? KvmSupport.PVM : KvmSupport.UNUSABLE,
+                    "/dev/kvm exists but is not readable and writable by this user: " + FIX_PERMISSIONS);
         }
         Optional<String> failure;
         try {
@@ -120,11 +129,19 @@ public final class EngineProbe {
             failure = Optional.of("the functional check threw " + e.getClass().getSimpleName()
                     + (e.getMessage() == null ? "" : ": " + e.getMessage()));
         }
+        if (host.pvmModule()) {
+            // The module already tells; the test guest is the evidence, shown either way.
+            return new KvmVerdict(KvmSupport.PVM, "/dev/kvm is provided by kvm_pvm (/sys/module/kvm_pvm exists; "
+                    + flags + "): its software instruction emulator stops at the first instruction it lacks,"
+                    + " so stock Linux guests cannot boot through it; "
+                    + failure.map(f -> "a test guest confirms it: " + f)
+                            .orElse("yet a test guest ran natively, which is unexpected under PVM"));
+        }
         if (failure.isPresent()) {
-            return new Kvm(KvmSupport.UNUSABLE, "/dev/kvm is accessible but a test guest failed ("
+            return new KvmVerdict(KvmSupport.UNUSABLE, "/dev/kvm is accessible but a test guest failed ("
                     + flags + "): " + failure.get());
         }
-        return new Kvm(KvmSupport.HARDWARE, "/dev/kvm is accessible and a test guest ran (" + flags + ")");
+        return new KvmVerdict(KvmSupport.HARDWARE, "/dev/kvm is accessible and a test guest ran (" + flags + ")");
     }
 
     private static String qemuDetail(HostFacts host, boolean withFix) {
@@ -152,7 +169,7 @@ public final class EngineProbe {
         }
     }
 
-    private static String overrideWarning(EngineKind chosen, Kvm kvm, boolean qemuAvailable) {
+    private static String overrideWarning(EngineKind chosen, KvmVerdict kvm, boolean qemuAvailable) {
         return switch (chosen) {
             case KVM -> kvm.support().bootsLinux() ? ""
                     : "; warning: KVM cannot boot Linux here (" + kvm.support().label() + ")";

@@ -38,6 +38,8 @@ class EngineProbeTest {
 
     private static final KvmFunctionalCheck PASSES = Optional::empty;
     private static final KvmFunctionalCheck MUST_NOT_RUN = () -> fail("the functional check must not run here");
+    private static final KvmFunctionalCheck EMULATOR_FAILS =
+            () -> Optional.of("KVM could not execute the test guest's popcnt instruction (KVM_EXIT_INTERNAL_ERROR)");
 
     private static ProbeReport probe(HostFacts host, KvmFunctionalCheck check, Map<String, String> env) {
         return new EngineProbe(() -> host, check, env).probe(Options.defaults());
@@ -50,12 +52,13 @@ class EngineProbeTest {
 
     @Test
     void pvmHostFallsBackToQemu() {
-        ProbeReport report = probe(PVM_HOST, MUST_NOT_RUN, Map.of());
+        ProbeReport report = probe(PVM_HOST, EMULATOR_FAILS, Map.of());
 
         assertEquals(KvmSupport.PVM, report.kvm());
         assertTrue(report.kvmReason().contains("/dev/kvm is provided by kvm_pvm"), report.kvmReason());
         assertTrue(report.kvmReason().contains("stock Linux guests cannot boot through it"), report.kvmReason());
         assertTrue(report.kvmReason().contains("no vmx/svm"), report.kvmReason());
+        assertTrue(report.kvmReason().contains("a test guest confirms it: KVM could not execute"), report.kvmReason());
         assertTrue(report.qemuAvailable());
         assertEquals(EngineKind.QEMU, report.chosen());
         assertTrue(report.choiceReason().contains("KVM-PVM"), report.choiceReason());
@@ -129,7 +132,7 @@ class EngineProbeTest {
 
     @Test
     void environmentOverrideWinsAndIsNamed() {
-        ProbeReport report = probe(PVM_HOST, MUST_NOT_RUN, Map.of("BOXLITE_ENGINE", "KVM"));
+        ProbeReport report = probe(PVM_HOST, EMULATOR_FAILS, Map.of("BOXLITE_ENGINE", "KVM"));
 
         assertEquals(EngineKind.KVM, report.chosen());
         assertTrue(report.choiceReason().startsWith("BOXLITE_ENGINE=KVM overrides the probe"), report.choiceReason());
@@ -157,14 +160,14 @@ class EngineProbeTest {
 
     @Test
     void unknownOverrideIsAnInvalidArgument() {
-        var e = assertThrows(BoxliteException.class, () -> probe(PVM_HOST, MUST_NOT_RUN, Map.of("BOXLITE_ENGINE", "xen")));
+        var e = assertThrows(BoxliteException.class, () -> probe(PVM_HOST, EMULATOR_FAILS, Map.of("BOXLITE_ENGINE", "xen")));
         assertEquals(ErrorCode.INVALID_ARGUMENT, e.code());
         assertTrue(e.getMessage().startsWith("BOXLITE_ENGINE: "), e.getMessage());
     }
 
     @Test
     void neitherEngineThrowsWithReasonsAndFix() {
-        var e = assertThrows(BoxliteException.class, () -> probe(withoutQemu(PVM_HOST), MUST_NOT_RUN, Map.of()));
+        var e = assertThrows(BoxliteException.class, () -> probe(withoutQemu(PVM_HOST), EMULATOR_FAILS, Map.of()));
 
         assertEquals(ErrorCode.ENGINE, e.code());
         assertTrue(e.getMessage().startsWith("Neither engine can run a guest here"), e.getMessage());
@@ -188,7 +191,7 @@ class EngineProbeTest {
 
     @Test
     void renderShowsEveryVerdict() {
-        String text = probe(PVM_HOST, MUST_NOT_RUN, Map.of()).render();
+        String text = probe(PVM_HOST, EMULATOR_FAILS, Map.of()).render();
 
         assertTrue(text.startsWith("KVM:    KVM-PVM (cannot boot Linux)\n"), text);
         assertTrue(text.contains("QEMU:   available\n        " + QEMU_VERSION.get()), text);
