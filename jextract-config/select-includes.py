@@ -23,7 +23,7 @@ fgetxattr fsetxattr flistxattr fremovexattr lgetxattr llistxattr
 prctl syscall getpid gettid getuid geteuid getgid tgkill kill getpagesize
 pthread_sigmask pthread_self sigemptyset sigfillset sigaddset sigdelset sigismember sigtimedwait
 tcgetattr tcsetattr cfmakeraw isatty
-strerrordesc_np strerrorname_np
+strerrordesc_np strerrorname_np __libc_current_sigrtmin __libc_current_sigrtmax
 """.split()
 
 LIBC_STRUCTS = """

@@ -2,6 +2,7 @@ package io.boxlite.cli;
 
 import io.boxlite.BoxliteException;
 import io.boxlite.engine.EngineProbe;
+import io.boxlite.log.Logging;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -11,7 +12,6 @@ import picocli.CommandLine.ScopeType;
 import picocli.CommandLine.Spec;
 
 import java.io.PrintWriter;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Callable;
@@ -33,7 +33,7 @@ public final class Main implements Callable<Integer> {
     public static final int EXIT_RUNTIME_ERROR = 125;
 
     @Option(names = "--debug", scope = ScopeType.INHERIT,
-            description = "Print stack traces with errors (as does BOXLITE_LOG=debug).")
+            description = "Print stack traces with errors (as does BOXLITE_LOG=debug or trace).")
     boolean debug;
 
     @Spec
@@ -60,6 +60,7 @@ public final class Main implements Callable<Integer> {
     /** Runs one command line and returns its exit status; {@link #main} without the exit. */
     static int run(String[] args, PrintWriter out, PrintWriter err, Map<String, String> env,
                    Supplier<EngineProbe> probes) {
+        java.util.logging.Level logLevel = Logging.configure(env);
         var commandLine = new CommandLine(new Main(env, probes));
         commandLine.setOut(out);
         commandLine.setErr(err);
@@ -75,9 +76,9 @@ public final class Main implements Callable<Integer> {
                 stderr.println("boxlite: " + e.getMessage());
             } else {
                 stderr.println("boxlite: internal error: " + e
-                        + (debugWanted(parseResult, env) ? "" : " (rerun with --debug for the stack trace)"));
+                        + (debugWanted(parseResult, logLevel) ? "" : " (rerun with --debug for the stack trace)"));
             }
-            if (debugWanted(parseResult, env)) {
+            if (debugWanted(parseResult, logLevel)) {
                 e.printStackTrace(stderr);
             }
             return EXIT_RUNTIME_ERROR;
@@ -85,14 +86,13 @@ public final class Main implements Callable<Integer> {
         return commandLine.execute(args);
     }
 
-    private static boolean debugWanted(ParseResult parseResult, Map<String, String> env) {
+    private static boolean debugWanted(ParseResult parseResult, java.util.logging.Level logLevel) {
         for (ParseResult p = parseResult; p != null; p = p.subcommand()) {
             if (p.hasMatchedOption("--debug")) {
                 return true;
             }
         }
-        String level = env.get("BOXLITE_LOG");
-        return level != null && level.strip().toLowerCase(Locale.ROOT).equals("debug");
+        return logLevel.intValue() <= java.util.logging.Level.FINE.intValue();
     }
 
     /** Without a subcommand, shows the usage (as {@code docker} does). */

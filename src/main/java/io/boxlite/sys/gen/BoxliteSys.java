@@ -959,6 +959,122 @@ public class BoxliteSys extends BoxliteSys_1 {
         }
     }
 
+    private static class __libc_current_sigrtmin {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            BoxliteSys.C_INT    );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("__libc_current_sigrtmin");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern int __libc_current_sigrtmin()
+     * }
+     */
+    public static FunctionDescriptor __libc_current_sigrtmin$descriptor() {
+        return __libc_current_sigrtmin.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern int __libc_current_sigrtmin()
+     * }
+     */
+    public static MethodHandle __libc_current_sigrtmin$handle() {
+        return __libc_current_sigrtmin.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern int __libc_current_sigrtmin()
+     * }
+     */
+    public static MemorySegment __libc_current_sigrtmin$address() {
+        return __libc_current_sigrtmin.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern int __libc_current_sigrtmin()
+     * }
+     */
+    public static int __libc_current_sigrtmin() {
+        var mh$ = __libc_current_sigrtmin.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("__libc_current_sigrtmin");
+            }
+            return (int)mh$.invokeExact();
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class __libc_current_sigrtmax {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            BoxliteSys.C_INT    );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("__libc_current_sigrtmax");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern int __libc_current_sigrtmax()
+     * }
+     */
+    public static FunctionDescriptor __libc_current_sigrtmax$descriptor() {
+        return __libc_current_sigrtmax.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern int __libc_current_sigrtmax()
+     * }
+     */
+    public static MethodHandle __libc_current_sigrtmax$handle() {
+        return __libc_current_sigrtmax.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern int __libc_current_sigrtmax()
+     * }
+     */
+    public static MemorySegment __libc_current_sigrtmax$address() {
+        return __libc_current_sigrtmax.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern int __libc_current_sigrtmax()
+     * }
+     */
+    public static int __libc_current_sigrtmax() {
+        var mh$ = __libc_current_sigrtmax.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("__libc_current_sigrtmax");
+            }
+            return (int)mh$.invokeExact();
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class tgkill {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             BoxliteSys.C_INT,
