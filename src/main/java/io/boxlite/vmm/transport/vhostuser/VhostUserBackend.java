@@ -157,8 +157,10 @@ public final class VhostUserBackend implements AutoCloseable {
         Session(UnixSocket conn) {
             this.conn = conn;
             int n = device.queueMaxSizes().size();
-            for (int max : device.queueMaxSizes()) {
-                queues.add(new Virtqueue(max));
+            // The front-end picks ring sizes (QEMU's rng uses 1024 whatever the device prefers):
+            // vhost-user has no QueueNumMax, so any size the ring format allows is accepted.
+            for (int i = 0; i < device.queueMaxSizes().size(); i++) {
+                queues.add(new Virtqueue(Virtqueue.MAX_SIZE));
             }
             kick = new EventFd[n];
             call = new EventFd[n];
@@ -257,6 +259,9 @@ public final class VhostUserBackend implements AutoCloseable {
         }
 
         private void handle(Message m) throws ProtocolException {
+            LOG.log(Level.TRACE, () -> "vhost-user " + name + ": " + Request.name(m.request()) + " "
+                    + java.util.HexFormat.of().formatHex(m.payload(), 0, Math.min(m.payload().length, 48))
+                    + (m.fds().isEmpty() ? "" : " +" + m.fds().size() + " fd"));
             lock.lock();
             try {
                 boolean replied = dispatch(m);
@@ -286,10 +291,10 @@ public final class VhostUserBackend implements AutoCloseable {
                     device.ackFeatures(features & ~Request.F_PROTOCOL_FEATURES);
                 }
                 case Request.GET_PROTOCOL_FEATURES -> {
-                    reply(m, Message.u64(PROTOCOL_FEATURES));
+                    reply(m, Message.u64(offeredProtocolFeatures()));
                     return true;
                 }
-                case Request.SET_PROTOCOL_FEATURES -> protocolFeatures = m.body(8).getLong() & PROTOCOL_FEATURES;
+                case Request.SET_PROTOCOL_FEATURES -> protocolFeatures = m.body(8).getLong() & offeredProtocolFeatures();
                 case Request.SET_OWNER -> { }
                 case Request.RESET_OWNER, Request.RESET_DEVICE -> deactivate();
                 case Request.GET_QUEUE_NUM -> {
@@ -310,7 +315,7 @@ public final class VhostUserBackend implements AutoCloseable {
                     ByteBuffer b = m.body(8);
                     Virtqueue q = queue(b.getInt());
                     int num = b.getInt();
-                    if (num < 1 || num > q.maxSize() || Integer.bitCount(num) != 1) {
+                    if (num < 1 || num > q.maxSize() || Integer.bitCount(num) != 1) { // spec: power of two
                         throw new ProtocolException("ring size " + num + " (a power of two up to " + q.maxSize() + ")");
                     }
                     q.setSize(num);
@@ -428,6 +433,11 @@ public final class VhostUserBackend implements AutoCloseable {
             return false;
         }
 
+        /** CONFIG only for devices that have a config space: QEMU warns about it otherwise. */
+        private long offeredProtocolFeatures() {
+            return device.configSize() > 0 ? PROTOCOL_FEATURES : PROTOCOL_FEATURES & ~(1L << Request.PF_CONFIG);
+        }
+
         private Virtqueue queue(int index) throws ProtocolException {
             if (index < 0 || index >= queues.size()) {
                 throw new ProtocolException("ring " + index + " does not exist (the device has " + queues.size() + ")");
@@ -472,7 +482,9 @@ public final class VhostUserBackend implements AutoCloseable {
                 for (int i = 0; i < queues.size(); i++) {
                     if (addressed[i]) {
                         queues.get(i).setReady(true);
-                        queues.get(i).activate(memory.memory(), device.ackedFeatures());
+                        // The ring format is what the guest negotiated with the front-end, which
+                        // SET_FEATURES reports, whatever subset the device itself understood.
+                        queues.get(i).activate(memory.memory(), features);
                     }
                 }
                 device.activate(memory.memory(), List.copyOf(queues), this);

@@ -21,10 +21,10 @@ final class FillDevice implements VirtioDevice {
     volatile int resets;
 
     @Override public int deviceType() { return 4; }
-    @Override public long availFeatures() { return 1L << VirtioFeatures.VERSION_1; }
+    @Override public long availFeatures() { return VirtioFeatures.COMMON; }
     @Override public long ackedFeatures() { return acked; }
     @Override public void ackFeatures(long features) { acked = features & availFeatures(); }
-    @Override public List<Integer> queueMaxSizes() { return List.of(64); }
+    @Override public List<Integer> queueMaxSizes() { return List.of(64); } // the front-end may pick more
     @Override public int configSize() { return 8; }
 
     @Override
