@@ -27,6 +27,7 @@ import java.nio.file.Path;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -204,7 +205,8 @@ public final class ImageStore implements AutoCloseable {
             ingest.putBytes(manifest.digest(), manifest.bytes(), "Manifest of " + reference);
             var record = new ImageRecord(reference.toString(), manifest.digest(),
                     manifest.mediaType(), manifest.config().digest(), indexDigest,
-                    manifest.layers(), manifest.totalSize(), Instant.now());
+                    manifest.layers(), manifest.totalSize(),
+                    Instant.now().truncatedTo(ChronoUnit.MILLIS));
             db.upsert(record);
             writeIndex();
             return record;
