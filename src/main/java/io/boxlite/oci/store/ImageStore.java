@@ -314,6 +314,15 @@ public final class ImageStore implements AutoCloseable {
         });
     }
 
+    /** Every blob {@code image} references: its manifest, config and layers. */
+    public Set<Digest> blobsOf(ImageRecord image) {
+        var blobs = new TreeSet<Digest>();
+        blobs.add(image.manifestDigest());
+        blobs.add(image.configDigest());
+        image.layers().forEach(l -> blobs.add(l.digest()));
+        return blobs;
+    }
+
     /** Pins an image's blobs for {@code holder} (e.g. {@code "box:<id>"}); idempotent. */
     public void pin(Digest manifest, String holder) {
         Objects.requireNonNull(holder, "holder");
@@ -355,7 +364,17 @@ public final class ImageStore implements AutoCloseable {
      * may have fetched them and not yet tagged its image. Runs under the store lock.
      */
     public GcResult gc(Duration grace) {
+        return gc(grace, Set.of());
+    }
+
+    /**
+     * Garbage collection in which unreferenced blobs listed in {@code eager} go regardless of
+     * their age: {@code rmi} passes the blobs of the images it untagged, so their space is freed
+     * at once while blobs of pulls in flight stay protected by {@code grace}.
+     */
+    public GcResult gc(Duration grace, Set<Digest> eager) {
         Objects.requireNonNull(grace, "grace");
+        Objects.requireNonNull(eager, "eager");
         return withLock(() -> {
             Set<Digest> keep = new HashSet<>();
             for (Digest manifest : liveManifests()) {
@@ -382,7 +401,8 @@ public final class ImageStore implements AutoCloseable {
                     Digest digest = new Digest(name);
                     BasicFileAttributes attrs = Files.readAttributes(entry,
                             BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
-                    if (keep.contains(digest) || attrs.lastModifiedTime().toInstant().isAfter(cutoff)) {
+                    if (keep.contains(digest) || !eager.contains(digest)
+                            && attrs.lastModifiedTime().toInstant().isAfter(cutoff)) {
                         kept++;
                         continue;
                     }
