@@ -90,3 +90,4 @@ class ImageCommandsTest {
         assertTrue(r.err().contains("Cannot reach registry http://registry.invalid:5000"), r.err());
     }
 
+}
