@@ -88,6 +88,7 @@ class ImageCommandsTest {
                 "registry.invalid:5000/x:1");
         assertEquals(Main.EXIT_RUNTIME_ERROR, r.status());
         assertTrue(r.err().contains("Cannot reach registry http://registry.invalid:5000"), r.err());
+        assertTrue(r.err().contains("host registry.invalid is not found"), r.err());
     }
 
 }

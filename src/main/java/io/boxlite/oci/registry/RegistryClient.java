@@ -174,6 +174,12 @@ final class RegistryClient {
                 }
                 return response;
             } catch (IOException e) {
+                if (unresolved(e)) {
+                    // why: a name that does not resolve will not in the next seconds either
+                    throw new ImageException("Cannot reach registry " + base + " for " + what
+                            + ": host " + base.getHost() + " is not found (check the name and "
+                            + "your DNS)", e);
+                }
                 if (attempt >= max) {
                     throw new ImageException("Cannot reach registry " + base + " for " + what
                             + " after " + attempt + " attempts: " + describe(e)
@@ -440,6 +446,16 @@ final class RegistryClient {
             return uri.getPort();
         }
         return uri.getScheme().equalsIgnoreCase("https") ? 443 : 80;
+    }
+
+    private static boolean unresolved(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof java.nio.channels.UnresolvedAddressException
+                    || t instanceof java.net.UnknownHostException) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static String describe(IOException e) {
