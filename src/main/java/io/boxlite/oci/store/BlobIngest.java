@@ -109,8 +109,9 @@ public final class BlobIngest {
             boolean restarted = false;
             for (int attempt = 1; ; attempt++) {
                 long before = size(partial);
+                Digest streamed;
                 try {
-                    transfer(blob, source, partial, progress, what);
+                    streamed = transfer(blob, source, partial, progress, what);
                 } catch (IOException e) {
                     if (attempt >= retry.maxAttempts()) {
                         throw new ImageException("Downloading " + digest + " from " + what
@@ -134,7 +135,7 @@ public final class BlobIngest {
                     retry.pause(attempt, null);
                     continue;
                 }
-                Digest actual = hash(partial);
+                Digest actual = streamed != null ? streamed : hash(partial);
                 if (!actual.equals(digest)) {
                     delete(partial);
                     if (before > 0 && !restarted) {
@@ -172,15 +173,21 @@ public final class BlobIngest {
         }
     }
 
-    private void transfer(Descriptor blob, Source source, Path partial, Progress progress,
-                          String what) throws IOException {
+    /**
+     * Appends the rest of the blob to {@code partial}, hashing as it goes (after hashing the bytes
+     * already there, so the digest always covers the whole blob).
+     *
+     * @return the digest of the whole partial file if the body was read to its end, else null
+     */
+    private Digest transfer(Descriptor blob, Source source, Path partial, Progress progress,
+                            String what) throws IOException {
         long have = size(partial);
         if (have > blob.size()) {
             delete(partial);
             have = 0;
         }
         if (have == blob.size() && have > 0) {
-            return;
+            return null;
         }
         Opened opened = source.open(have);
         try (InputStream body = opened.body()) {
@@ -190,6 +197,7 @@ public final class BlobIngest {
                         + " with data from byte " + start);
             }
             long done = start;
+            MessageDigest md = start == 0 ? Digest.newSha256() : seed(partial, start);
             try (OutputStream out = Files.newOutputStream(partial, StandardOpenOption.CREATE,
                     StandardOpenOption.WRITE,
                     start == 0 ? StandardOpenOption.TRUNCATE_EXISTING : StandardOpenOption.APPEND)) {
@@ -205,11 +213,30 @@ public final class BlobIngest {
                                 + " bytes its descriptor says; nothing was stored");
                     }
                     out.write(buffer, 0, n);
+                    md.update(buffer, 0, n);
                     done += n;
                     progress.update(done, blob.size());
                 }
             }
+            return Digest.of(md);
         }
+    }
+
+    private static MessageDigest seed(Path partial, long length) throws IOException {
+        MessageDigest md = Digest.newSha256();
+        try (InputStream in = Files.newInputStream(partial)) {
+            byte[] buffer = new byte[BUFFER];
+            long left = length;
+            while (left > 0) {
+                int n = in.read(buffer, 0, (int) Math.min(buffer.length, left));
+                if (n < 0) {
+                    throw new IOException("Partial file " + partial + " shrank while resuming");
+                }
+                md.update(buffer, 0, n);
+                left -= n;
+            }
+        }
+        return md;
     }
 
     private void publish(Digest digest, Path partial) {
