@@ -25,7 +25,8 @@ import java.util.function.Supplier;
         mixinStandardHelpOptions = true,
         versionProvider = Main.Version.class,
         description = "Runs OCI images in micro-VM sandboxes.",
-        subcommands = {DebugCommand.class},
+        subcommands = {DebugCommand.class, ImageCommands.Pull.class, ImageCommands.Images.class,
+                ImageCommands.Rmi.class},
         exitCodeOnInvalidInput = Main.EXIT_RUNTIME_ERROR,
         exitCodeOnExecutionException = Main.EXIT_RUNTIME_ERROR)
 public final class Main implements Callable<Integer> {
