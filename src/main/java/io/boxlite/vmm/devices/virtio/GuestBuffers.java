@@ -42,6 +42,30 @@ public final class GuestBuffers {
         return new Split(new GuestBuffers(memory, r), new GuestBuffers(memory, w));
     }
 
+    /** The bytes {@code [offset, offset + len)} of these buffers, as buffers of their own. */
+    public GuestBuffers range(long offset, long len) {
+        if (offset < 0 || len < 0 || offset > length || len > length - offset) {
+            throw new IndexOutOfBoundsException("range " + offset + "+" + len + " outside buffers of " + length + " bytes");
+        }
+        List<Descriptor> out = new ArrayList<>();
+        long skip = offset;
+        long want = len;
+        for (Descriptor d : buffers) {
+            if (want == 0) {
+                break;
+            }
+            if (skip >= d.length()) {
+                skip -= d.length();
+                continue;
+            }
+            long take = Math.min(d.length() - skip, want);
+            out.add(new Descriptor(d.address().plus(skip), Math.toIntExact(take), d.writable()));
+            want -= take;
+            skip = 0;
+        }
+        return new GuestBuffers(memory, out);
+    }
+
     /** Total bytes. */
     public long length() {
         return length;

@@ -37,11 +37,12 @@ public final class GuestHeap {
     public synchronized GuestAddress alloc(long length) {
         long want = Math.max(GRANULE, align(length));
         for (Map.Entry<Long, Long> e : free.entrySet()) {
-            if (e.getValue() >= want) {
-                long at = e.getKey();
+            long at = e.getKey();
+            long have = e.getValue(); // read before remove(): TreeMap may reuse the entry object
+            if (have >= want) {
                 free.remove(at);
-                if (e.getValue() > want) {
-                    free.put(at + want, e.getValue() - want);
+                if (have > want) {
+                    free.put(at + want, have - want);
                 }
                 allocated.put(at, want);
                 memory.slice(GuestAddress.of(at), want).fill((byte) 0);

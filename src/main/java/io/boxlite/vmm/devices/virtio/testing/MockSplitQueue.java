@@ -156,6 +156,25 @@ public final class MockSplitQueue {
         memory.storeReleaseShort(avail.plus(2), (short) availIdx);
     }
 
+    /** The driver's avail.idx (entries published so far, mod 2^16). */
+    public synchronized int availIdx() {
+        return availIdx;
+    }
+
+    /**
+     * Whether a driver that published entries {@code [oldIdx, newIdx)} must kick the device: with
+     * EVENT_IDX when avail_event lies in that range (vring_need_event), else unless the device set
+     * NO_NOTIFY in used.flags.
+     */
+    public boolean needsKick(int oldIdx, int newIdx, boolean eventIdx) {
+        java.lang.invoke.VarHandle.fullFence(); // publish avail.idx before reading the device's avail_event/flags
+        if (eventIdx) {
+            int event = availEvent();
+            return ((newIdx - event - 1) & 0xffff) < ((newIdx - oldIdx) & 0xffff);
+        }
+        return (usedFlags() & 1) == 0;
+    }
+
     /** Sets avail.idx to any value (for corrupt-ring tests). */
     public synchronized void setAvailIdx(int idx) {
         availIdx = idx & 0xffff;
