@@ -162,7 +162,7 @@ int write_full(int fd, const void *buf, size_t len)
 {
     const uint8_t *p = buf;
     while (len) {
-        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+        ssize_t n = write(fd, p, len); /* sockets and files; SIGPIPE is ignored */
         if (n < 0) {
             if (errno == EINTR)
                 continue;
