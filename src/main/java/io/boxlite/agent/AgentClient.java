@@ -4,6 +4,7 @@ import io.boxlite.BoxliteException;
 import io.boxlite.ErrorCode;
 import io.boxlite.InvalidArgumentException;
 import io.boxlite.InvalidStateException;
+import io.boxlite.StorageException;
 import io.boxlite.UnsupportedException;
 import io.boxlite.agent.protocol.AgentProtocolException;
 import io.boxlite.agent.protocol.Frame;
@@ -172,7 +173,11 @@ public final class AgentClient implements AutoCloseable {
             CompletableFuture<CopyResult> done = new CompletableFuture<>();
             Thread.ofVirtual().name("boxlite-copy-in").start(() -> copyInReplies(ch, archive, guestDir, done));
             try {
-                tar.transferTo(archive);
+                byte[] buf = new byte[Limits.DATA_CHUNK];
+                int n;
+                while ((n = readArchive(tar, buf, guestDir)) > 0) {
+                    archive.write(buf, 0, n);
+                }
                 archive.close();
             } catch (IOException e) {
                 // The agent may have refused the archive and closed: prefer its reason.
@@ -188,6 +193,14 @@ public final class AgentClient implements AutoCloseable {
             return await(done, "copy into '" + guestDir + "'");
         } catch (IOException e) {
             throw transport("copy into '" + guestDir + "'", e);
+        }
+    }
+
+    private static int readArchive(InputStream tar, byte[] buf, String guestDir) {
+        try {
+            return tar.read(buf);
+        } catch (IOException e) {
+            throw new StorageException("Reading the archive for '" + guestDir + "' failed: " + e.getMessage(), e);
         }
     }
 
@@ -250,7 +263,12 @@ public final class AgentClient implements AutoCloseable {
                                     + " beyond the archive's window or after its end");
                         }
                         credit -= f.payload().length;
-                        tar.write(f.payload());
+                        try {
+                            tar.write(f.payload());
+                        } catch (IOException e) {
+                            throw new StorageException("Writing the archive of '" + guestPath + "' failed: "
+                                    + e.getMessage(), e);
+                        }
                         ungranted += f.payload().length;
                         if (ungranted >= hello.initialWindow() / 4) {
                             ch.send(FrameType.WINDOW, StreamId.STDOUT, Messages.u32(ungranted));

@@ -194,4 +194,24 @@ class AgentCopyTest {
         assertEquals("pax", Files.readString(dest.resolve(longName)));
         assertEquals(List.of("d"), Files.list(dest).map(p -> p.getFileName().toString()).toList());
     }
+
+    @Test
+    void aFailingLocalArchiveIsAStorageErrorNotAChannelError(@TempDir Path work) throws Exception {
+        Path dest = Files.createDirectories(work.resolve("dest"));
+        java.io.InputStream broken = new java.io.InputStream() {
+            private int left = 4096;
+
+            @Override
+            public int read() throws IOException {
+                if (left-- <= 0) {
+                    throw new IOException("disk on fire");
+                }
+                return 0;
+            }
+        };
+        io.boxlite.StorageException e = assertThrows(io.boxlite.StorageException.class,
+                () -> client.copyIn(broken, dest.toString()));
+        assertTrue(e.getMessage().contains("disk on fire"), e.getMessage());
+        assertTrue(client.ping().toNanos() > 0, "the agent is fine");
+    }
 }
