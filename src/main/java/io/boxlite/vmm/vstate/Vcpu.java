@@ -318,8 +318,10 @@ public final class Vcpu {
             return false;
         }
         unclaimed++;
-        LOG.log(System.Logger.Level.TRACE, "vCPU {0}: unclaimed read of {1} bytes at 0x{2} on {3}", id(),
-                value.length, Long.toHexString(address), bus);
+        if (LOG.isLoggable(System.Logger.Level.TRACE)) { // guests probe absent ports often: no garbage then
+            LOG.log(System.Logger.Level.TRACE, "vCPU {0}: unclaimed read of {1} bytes at 0x{2} on {3}", id(),
+                    value.length, Long.toHexString(address), bus);
+        }
         return false;
     }
 
@@ -334,7 +336,9 @@ public final class Vcpu {
             return;
         }
         unclaimed++;
-        LOG.log(System.Logger.Level.TRACE, "vCPU {0}: unclaimed write of {1} bytes at 0x{2} on {3}", id(),
-                value.length, Long.toHexString(address), bus);
+        if (LOG.isLoggable(System.Logger.Level.TRACE)) {
+            LOG.log(System.Logger.Level.TRACE, "vCPU {0}: unclaimed write of {1} bytes at 0x{2} on {3}", id(),
+                    value.length, Long.toHexString(address), bus);
+        }
     }
 }
