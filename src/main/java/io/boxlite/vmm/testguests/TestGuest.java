@@ -66,6 +66,25 @@ public enum TestGuest {
         throw new NotFoundException("no test guest named '" + name + "'; there are: " + String.join(", ", names()));
     }
 
+    /**
+     * An initrd the boot-check guest verifies: "BXINITRD", {@code size - 12} pseudo-random bytes
+     * from {@code seed}, then the little-endian 32-bit sum of all bytes before it.
+     */
+    public static byte[] sampleInitrd(int size, long seed) {
+        if (size < 12) {
+            throw new IllegalArgumentException("sample initrd needs at least 12 bytes: " + size);
+        }
+        byte[] b = new byte[size];
+        new java.util.Random(seed).nextBytes(b);
+        System.arraycopy("BXINITRD".getBytes(java.nio.charset.StandardCharsets.US_ASCII), 0, b, 0, 8);
+        int sum = 0;
+        for (int i = 0; i < size - 4; i++) {
+            sum += Byte.toUnsignedInt(b[i]);
+        }
+        java.nio.ByteBuffer.wrap(b).order(java.nio.ByteOrder.LITTLE_ENDIAN).putInt(size - 4, sum);
+        return b;
+    }
+
     public static List<String> names() {
         return java.util.Arrays.stream(values()).map(TestGuest::guestName).toList();
     }

@@ -8,12 +8,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Random;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -28,15 +24,7 @@ class BootCheckGuestTest {
     private static final Pattern FACT = Pattern.compile("^fact (\\S+) (.*)$", Pattern.MULTILINE);
 
     static byte[] initrd(int size, long seed) {
-        byte[] b = new byte[size];
-        new Random(seed).nextBytes(b);
-        System.arraycopy("BXINITRD".getBytes(StandardCharsets.US_ASCII), 0, b, 0, 8);
-        int sum = 0;
-        for (int i = 0; i < size - 4; i++) {
-            sum += Byte.toUnsignedInt(b[i]);
-        }
-        ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN).putInt(size - 4, sum);
-        return b;
+        return TestGuest.sampleInitrd(size, seed);
     }
 
     static long fnv1a(byte[] b) {

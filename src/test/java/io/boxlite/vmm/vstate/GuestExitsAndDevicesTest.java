@@ -1,47 +1,24 @@
 package io.boxlite.vmm.vstate;
 
 import io.boxlite.kvm.EnabledIfKvmAvailable;
+import io.boxlite.vmm.testguests.ScratchDevice;
 import io.boxlite.vmm.testguests.TestGuest;
 import org.junit.jupiter.api.Test;
 
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.time.Duration;
-import java.util.concurrent.CopyOnWriteArrayList;
 
 import static org.junit.jupiter.api.Assertions.*;
 
 /** Exits the guest causes, MMIO routing, a second vCPU, and stopping a spinning guest. */
 @EnabledIfKvmAvailable
 class GuestExitsAndDevicesTest {
-    /** Remembers writes at +0; a read at +4 returns the complement of the last one. */
-    static final class ScratchDevice implements BusDevice {
-        final CopyOnWriteArrayList<Long> writes = new CopyOnWriteArrayList<>();
-        private volatile int last;
-
-        @Override
-        public void read(long offset, byte[] data) {
-            if (offset == 4 && data.length == 4) {
-                ByteBuffer.wrap(data).order(ByteOrder.LITTLE_ENDIAN).putInt(~last);
-            }
-        }
-
-        @Override
-        public void write(long offset, byte[] data) {
-            if (offset == 0 && data.length == 4) {
-                last = ByteBuffer.wrap(data).order(ByteOrder.LITTLE_ENDIAN).getInt();
-                writes.add(Integer.toUnsignedLong(last));
-            }
-        }
-    }
-
     @Test
     void mmioWriteAndReadReachTheRegisteredDevice() throws Exception {
         ScratchDevice device = new ScratchDevice();
         TestGuestRun run = TestGuestRun.run(TestGuest.MMIO, b -> { },
                 vm -> vm.mmioBus().register(0xC000_1000L, 0x1000, device));
         assertEquals(new VmExit.GuestStatus(0), run.exit(), run.describe());
-        assertEquals(java.util.List.of(0x1234ABCDL), device.writes);
+        assertEquals(java.util.List.of(0x1234ABCDL), device.writes());
         assertTrue(run.stats().getFirst().mmioExits() >= 3, "boot timer + write + read: " + run.stats());
     }
 
