@@ -339,6 +339,93 @@ public final class Libc {
         }
     }
 
+    // --- signals, for the vCPU kick (io.boxlite.vmm.vstate.KickSignal) ---------------------------
+    // gettid, sigaction and the SIGRTMIN/SIGRTMAX functions are not in the generated bindings
+    // (jextract-config/includes.txt); they are looked up by name here with their glibc x86-64
+    // signatures until the bindings are regenerated.
+
+    private static final Linker LINKER = Linker.nativeLinker();
+    private static final MethodHandle PTHREAD_SIGMASK =
+            capturing(BoxliteSys.pthread_sigmask$address(), BoxliteSys.pthread_sigmask$descriptor());
+    private static final MethodHandle SIGTIMEDWAIT =
+            capturing(BoxliteSys.sigtimedwait$address(), BoxliteSys.sigtimedwait$descriptor());
+    private static final MethodHandle SIGACTION = capturing(libcSymbol("sigaction"), FunctionDescriptor.of(
+            ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.ADDRESS));
+    private static final MethodHandle GETTID = LINKER.downcallHandle(libcSymbol("gettid"),
+            FunctionDescriptor.of(ValueLayout.JAVA_INT));
+    private static final MethodHandle SIGRTMIN = LINKER.downcallHandle(libcSymbol("__libc_current_sigrtmin"),
+            FunctionDescriptor.of(ValueLayout.JAVA_INT));
+    private static final MethodHandle SIGRTMAX = LINKER.downcallHandle(libcSymbol("__libc_current_sigrtmax"),
+            FunctionDescriptor.of(ValueLayout.JAVA_INT));
+
+    /** glibc's {@code sigset_t}: 1024 bits; the kernel uses the first 64. */
+    public static final long SIGSET_BYTES = 128;
+    /** {@code struct sigaction} on x86-64 glibc: handler, sa_mask, sa_flags (+4 padding), sa_restorer. */
+    public static final long SIGACTION_BYTES = 8 + SIGSET_BYTES + 8 + 8;
+    public static final long SIGACTION_MASK_OFFSET = 8;
+    public static final long SIGACTION_FLAGS_OFFSET = 8 + SIGSET_BYTES;
+    /** {@code SA_RESTART}: system calls a handler interrupts are restarted, not failed with EINTR. */
+    public static final int SA_RESTART = 0x1000_0000;
+
+    private static MemorySegment libcSymbol(String name) {
+        return LINKER.defaultLookup().find(name)
+                .orElseThrow(() -> new UnsatisfiedLinkError("libc has no symbol " + name));
+    }
+
+    /** {@code pthread_sigmask}: returns 0 or an error number (it does not set errno). */
+    public static int pthreadSigmask(int how, MemorySegment set, MemorySegment oldSet) {
+        try {
+            return (int) PTHREAD_SIGMASK.invokeExact(CAPTURE.get(), how, set, oldSet);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** {@code sigtimedwait}: the signal taken, or -1 with errno (EAGAIN on timeout). */
+    public static int sigtimedwait(MemorySegment set, MemorySegment info, MemorySegment timeout) {
+        try {
+            return (int) SIGTIMEDWAIT.invokeExact(CAPTURE.get(), set, info, timeout);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** {@code sigaction(signal, action, oldAction)}; segments of {@link #SIGACTION_BYTES} or NULL. */
+    public static int sigaction(int signal, MemorySegment action, MemorySegment oldAction) {
+        try {
+            return (int) SIGACTION.invokeExact(CAPTURE.get(), signal, action, oldAction);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** The calling thread's kernel thread id (never fails). */
+    public static int gettid() {
+        try {
+            return (int) GETTID.invokeExact();
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** glibc's {@code SIGRTMIN}: the first real-time signal it leaves to applications. */
+    public static int sigrtmin() {
+        try {
+            return (int) SIGRTMIN.invokeExact();
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** glibc's {@code SIGRTMAX}. */
+    public static int sigrtmax() {
+        try {
+            return (int) SIGRTMAX.invokeExact();
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
     private static AssertionError unexpected(Throwable t) {
         if (t instanceof Error e) {
             throw e;
