@@ -1,0 +1,124 @@
+package io.boxlite.engine.qemu;
+
+import io.boxlite.Options;
+import io.boxlite.agent.AgentClient;
+import io.boxlite.agent.ExecRequest;
+import io.boxlite.agent.ExecResult;
+import io.boxlite.agent.Execution;
+import io.boxlite.agent.GuestAgentBinary;
+import io.boxlite.agent.ShutdownAction;
+import io.boxlite.disk.RawDiskImage;
+import io.boxlite.guest.Initramfs;
+import io.boxlite.home.BoxliteHome;
+import io.boxlite.kernel.GuestKernel;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+import static org.junit.jupiter.api.Assertions.*;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * A real box on the QEMU engine: the Debian kernel, our initramfs with the agent as init, a
+ * root disk served by our virtio-blk and the agent reached through our virtio-vsock, both over
+ * vhost-user. Commands run in the guest and the disk keeps what they wrote.
+ */
+class QemuGuestTest {
+    private static final Path QEMU = Path.of("/usr/bin/qemu-system-x86_64");
+    private static final Path BUSYBOX = Path.of("/bin/busybox");
+    private static final Duration BOOT = Duration.ofSeconds(180);
+
+    @TempDir
+    static Path shared;
+    private static Path initramfs;
+    private static GuestKernel kernel;
+
+    @BeforeAll
+    static void prepare() throws Exception {
+        boolean present = Files.isExecutable(QEMU) && Files.isExecutable(BUSYBOX) && Files.isExecutable(Path.of("/sbin/mke2fs"));
+        if (!present) {
+            System.err.println("*** SKIPPING QEMU box tests: qemu-system-x86, busybox-static or e2fsprogs missing (bin/setup) ***");
+        }
+        assumeTrue(present, "qemu-system-x86, busybox-static and e2fsprogs are needed");
+        kernel = GuestKernel.locate(Options.defaults());
+        BoxliteHome home = BoxliteHome.resolve(Options.builder().home(shared.resolve("home")).build()).open();
+        initramfs = Initramfs.of(kernel, GuestAgentBinary.bytes(), Initramfs.BOX_MODULES, Map.of()).build(home);
+    }
+
+    /** A 64 MiB ext4 root with busybox as every command, built by mke2fs from a directory. */
+    static Path busyboxDisk(Path dir) throws IOException, InterruptedException {
+        Path tree = Files.createDirectories(dir.resolve("tree"));
+        for (String d : List.of("bin", "etc", "proc", "sys", "dev", "tmp", "run", "root")) {
+            Files.createDirectories(tree.resolve(d));
+        }
+        Files.copy(BUSYBOX, tree.resolve("bin/busybox"));
+        Process list = new ProcessBuilder(BUSYBOX.toString(), "--list").start();
+        for (String applet : new String(list.getInputStream().readAllBytes(), StandardCharsets.UTF_8).split("\n")) {
+            if (!applet.isBlank() && !applet.equals("busybox")) {
+                Files.createSymbolicLink(tree.resolve("bin").resolve(applet.strip()), Path.of("busybox"));
+            }
+        }
+        list.waitFor();
+        Files.writeString(tree.resolve("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n");
+        Files.writeString(tree.resolve("etc/group"), "root:x:0:\nnogroup:x:65534:\n");
+        Path image = dir.resolve("root.ext4");
+        Process mkfs = new ProcessBuilder("/sbin/mke2fs", "-q", "-t", "ext4", "-d", tree.toString(), image.toString(), "64M")
+                .redirectErrorStream(true).start();
+        String out = new String(mkfs.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(0, mkfs.waitFor(), "mke2fs: " + out);
+        return image;
+    }
+
+    private static String drain(InputStream in) throws IOException {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        in.transferTo(out);
+        return out.toString(StandardCharsets.UTF_8);
+    }
+
+    @Test
+    void commandsRunInTheGuestAndTheDiskKeepsTheirWrites(@TempDir Path dir) throws Exception {
+        Path disk = busyboxDisk(dir);
+        List<String> failures = new CopyOnWriteArrayList<>();
+        QemuGuest.Spec spec = new QemuGuest.Spec(QEMU, false, 1, 256, kernel.vmlinuz(), initramfs,
+                RawDiskImage.open(disk, false), dir.resolve("box"), List.of());
+        try (QemuGuest guest = QemuGuest.start(spec, failures::add);
+             AgentClient agent = guest.awaitAgent(BOOT)) {
+            try (Execution echo = agent.exec(ExecRequest.builder("echo", "hello").build())) {
+                assertEquals("hello\n", drain(echo.stdout()));
+                assertEquals(0, echo.waitFor().exitCode());
+            }
+            try (Execution sh = agent.exec(ExecRequest.builder("sh", "-c",
+                    "echo kept > /root/note && uname -r && exit 7").build())) {
+                assertEquals(kernel.version() + "\n", drain(sh.stdout()));
+                assertEquals(7, sh.waitFor().exitCode());
+            }
+            try (Execution cat = agent.exec(ExecRequest.builder("cat").build())) {
+                cat.stdin().write("through stdin".getBytes(StandardCharsets.UTF_8));
+                cat.stdin().close();
+                assertEquals("through stdin", drain(cat.stdout()));
+                assertEquals(0, cat.waitFor().exitCode());
+            }
+            agent.shutdown(ShutdownAction.POWER_OFF, Duration.ofSeconds(10));
+            Optional<Integer> status = guest.awaitExit(Duration.ofSeconds(60));
+            assertEquals(Optional.of(0), status, "the guest powered off; console: "
+                    + Files.readString(dir.resolve("box/console.log")));
+            assertTrue(failures.stream().allMatch(f -> f.contains("closed the connection")), failures.toString());
+        }
+        Process cat = new ProcessBuilder("/sbin/debugfs", "-R", "cat /root/note", disk.toString()).start();
+        assertEquals("kept\n", new String(cat.getInputStream().readAllBytes(), StandardCharsets.UTF_8),
+                "the write reached the disk image through our virtio-blk");
+        cat.waitFor();
+    }
+}
