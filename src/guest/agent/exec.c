@@ -69,6 +69,10 @@ static int parse_exec(const struct frame *f, struct exec_req *q, char *err, size
     }
     size_t total = 0;
     q->argv = calloc((size_t)argc + 1, sizeof(char *));
+    if (!q->argv) {
+        snprintf(err, errlen, "EXEC: out of memory");
+        return -1;
+    }
     for (uint32_t i = 0; !r.bad && i < argc; i++) {
         q->argv[i] = rd_str(&r, MAX_ARGV_ENV_BYTES, "argv entry longer than 256 KiB");
         total += q->argv[i] ? strlen(q->argv[i]) + 1 : 0;
@@ -79,6 +83,10 @@ static int parse_exec(const struct frame *f, struct exec_req *q, char *err, size
         return -1;
     }
     q->envp = calloc((size_t)envc + 5, sizeof(char *));
+    if (!q->envp) {
+        snprintf(err, errlen, "EXEC: out of memory");
+        return -1;
+    }
     for (uint32_t i = 0; !r.bad && i < envc; i++) {
         q->envp[i] = rd_str(&r, MAX_ARGV_ENV_BYTES, "env entry longer than 256 KiB");
         if (q->envp[i]) {
