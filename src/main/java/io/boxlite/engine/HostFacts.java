@@ -65,7 +65,7 @@ public record HostFacts(boolean kvmExists, boolean kvmReadWrite, boolean pvmModu
     }
 
     /** The first executable regular file called {@code name} in a {@code PATH}-style list. */
-    static Optional<Path> findOnPath(String name, String path) {
+    public static Optional<Path> findOnPath(String name, String path) {
         for (String dir : path.split(":")) {
             if (dir.isEmpty()) {
                 continue;

@@ -9,23 +9,23 @@ import java.util.Optional;
  * A process as the kernel knows it: PID plus start time (clock ticks since boot, field 22 of
  * {@code /proc/PID/stat}) plus the boot id. Together they never name two processes.
  */
-record ProcessIdentity(long pid, long startTicks, String bootId) {
+public record ProcessIdentity(long pid, long startTicks, String bootId) {
     private static final Path BOOT_ID = Path.of("/proc/sys/kernel/random/boot_id");
 
-    static Optional<ProcessIdentity> of(long pid) {
+    public static Optional<ProcessIdentity> of(long pid) {
         return readStartTicks(pid).map(ticks -> new ProcessIdentity(pid, ticks, currentBootId()));
     }
 
     /** Whether the very same process is still running. */
-    boolean isStillRunning() {
+    public boolean isStillRunning() {
         return bootId.equals(currentBootId()) && readStartTicks(pid).map(t -> t == startTicks).orElse(false);
     }
 
-    String encode() {
+    public String encode() {
         return pid + " " + startTicks + " " + bootId + "\n";
     }
 
-    static Optional<ProcessIdentity> decode(String text) {
+    public static Optional<ProcessIdentity> decode(String text) {
         String[] f = text.strip().split(" ");
         if (f.length != 3) {
             return Optional.empty();

@@ -1,0 +1,26 @@
+package io.boxlite.engine;
+
+import io.boxlite.disk.DiskImage;
+
+import java.nio.file.Path;
+import java.util.function.Consumer;
+
+/**
+ * Boots box VMs: the seam between the runtime and an engine (internal API). The QEMU engine
+ * implements it now; the KVM engine plugs in here once its box path (virtio-mmio devices on
+ * {@code io.boxlite.vmm.vstate.Vm}) boots the box kernel.
+ */
+public interface BoxEngine {
+    /** What a box VM needs. {@code stateDir} receives sockets, the console log and engine logs. */
+    record VmSpec(int cpus, int memoryMib, DiskImage rootDisk, Path stateDir) {
+    }
+
+    /** A short name for status and {@code info}, e.g. {@code qemu-tcg}. */
+    String name();
+
+    /** Why this engine was chosen, in words. */
+    String reason();
+
+    /** Boots the guest; returns once the engine runs (the agent may still be booting). */
+    BoxVm boot(VmSpec spec, Consumer<String> onFailure);
+}

@@ -1,0 +1,31 @@
+package io.boxlite.engine;
+
+import io.boxlite.agent.AgentClient;
+import io.boxlite.agent.GuestConnector;
+
+import java.time.Duration;
+import java.util.Optional;
+
+/** A booted box VM on some engine (internal API). {@link #close()} tears it down at once. */
+public interface BoxVm extends AutoCloseable {
+    /** Streams to guest vsock ports. */
+    GuestConnector connector();
+
+    /** Waits for the guest agent's handshake. */
+    AgentClient awaitAgent(Duration timeout);
+
+    /** Whether the guest still runs. */
+    boolean isAlive();
+
+    /** Waits for the guest to power off; empty on timeout. */
+    Optional<Integer> awaitExit(Duration timeout) throws InterruptedException;
+
+    /** The PID of the process running the guest CPU (QEMU), or this process's. */
+    long pid();
+
+    /** The guest's serial console log. */
+    java.nio.file.Path consoleLog();
+
+    @Override
+    void close();
+}

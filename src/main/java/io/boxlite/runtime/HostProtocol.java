@@ -1,0 +1,56 @@
+package io.boxlite.runtime;
+
+import java.io.EOFException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.ByteChannel;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * The box host's control protocol on {@code boxes/{id}/sockets/box.sock}: one text line per
+ * request, one line per answer ({@code OK [detail]} or {@code ERR message}).
+ *
+ * <pre>
+ * CONNECT port   → OK, then the connection carries a raw stream to that guest vsock port
+ * STATUS         → OK {json}
+ * STOP millis    → OK once the box has stopped (graceful agent shutdown within millis, then forced)
+ * </pre>
+ */
+final class HostProtocol {
+    static final int MAX_LINE = 4096;
+
+    private HostProtocol() {
+    }
+
+    /** Reads one line byte by byte, so nothing after it is consumed. */
+    static String readLine(ByteChannel ch) throws IOException {
+        ByteBuffer one = ByteBuffer.allocate(1);
+        byte[] buf = new byte[MAX_LINE];
+        int n = 0;
+        while (true) {
+            one.clear();
+            int r = ch.read(one);
+            if (r < 0) {
+                throw new EOFException("the box host closed the connection");
+            }
+            if (r == 0) {
+                continue;
+            }
+            byte b = one.get(0);
+            if (b == '\n') {
+                return new String(buf, 0, n, StandardCharsets.UTF_8);
+            }
+            if (n == MAX_LINE) {
+                throw new IOException("control line longer than " + MAX_LINE + " bytes");
+            }
+            buf[n++] = b;
+        }
+    }
+
+    static void writeLine(ByteChannel ch, String line) throws IOException {
+        ByteBuffer b = ByteBuffer.wrap((line.replace('\n', ' ') + "\n").getBytes(StandardCharsets.UTF_8));
+        while (b.hasRemaining()) {
+            ch.write(b);
+        }
+    }
+}
