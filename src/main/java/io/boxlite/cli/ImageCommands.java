@@ -39,7 +39,7 @@ final class ImageCommands {
     }
 
     static ImageStore openStore(Main main) {
-        return ImageStore.open(BoxliteHome.resolve(Options.defaults(), main.env));
+        return ImageStore.open(BoxliteHome.resolve(main.options(), main.env));
     }
 
     /** {@code boxlite pull IMAGE}. */

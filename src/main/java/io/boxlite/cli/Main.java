@@ -25,8 +25,11 @@ import java.util.function.Supplier;
         mixinStandardHelpOptions = true,
         versionProvider = Main.Version.class,
         description = "Runs OCI images in micro-VM sandboxes.",
-        subcommands = {DebugCommand.class, ImageCommands.Pull.class, ImageCommands.Images.class,
-                ImageCommands.Rmi.class},
+        subcommands = {BoxCommands.Run.class, BoxCommands.Exec.class, BoxCommands.Create.class,
+                BoxCommands.Start.class, BoxCommands.Stop.class, BoxCommands.Restart.class, BoxCommands.Rm.class,
+                BoxCommands.Ls.class, BoxCommands.Inspect.class, BoxCommands.Logs.class, BoxCommands.Stats.class,
+                BoxCommands.Cp.class, ImageCommands.Pull.class, ImageCommands.Images.class, ImageCommands.Rmi.class,
+                BoxCommands.Load.class, BoxCommands.Info.class, DebugCommand.class},
         exitCodeOnInvalidInput = Main.EXIT_RUNTIME_ERROR,
         exitCodeOnExecutionException = Main.EXIT_RUNTIME_ERROR)
 public final class Main implements Callable<Integer> {
@@ -37,8 +40,17 @@ public final class Main implements Callable<Integer> {
             description = "Print stack traces with errors (as does BOXLITE_LOG=debug or trace).")
     boolean debug;
 
+    @Option(names = "--home", scope = ScopeType.INHERIT, paramLabel = "DIR",
+            description = "The BoxLite home (default: BOXLITE_HOME, else ~/.boxlite).")
+    java.nio.file.Path home;
+
     @Spec
     CommandSpec spec;
+
+    /** Runtime options from the command line ({@code --home}). */
+    io.boxlite.Options options() {
+        return io.boxlite.Options.builder().home(home == null ? null : home.toAbsolutePath()).build();
+    }
 
     final Map<String, String> env;
     final Supplier<EngineProbe> probes;
@@ -63,6 +75,10 @@ public final class Main implements Callable<Integer> {
                    Supplier<EngineProbe> probes) {
         java.util.logging.Level logLevel = Logging.configure(env);
         var commandLine = new CommandLine(new Main(env, probes));
+        // why: everything after IMAGE or BOX belongs to the box's command, its flags included
+        commandLine.getSubcommands().get("run").setStopAtPositional(true);
+        commandLine.getSubcommands().get("exec").setStopAtPositional(true);
+        commandLine.getSubcommands().get("create").setStopAtPositional(true);
         commandLine.setOut(out);
         commandLine.setErr(err);
         commandLine.setParameterExceptionHandler((e, ignored) -> {

@@ -95,6 +95,7 @@ public final class BoxDatabase implements AutoCloseable {
                     throw new CorruptException("The box database " + file + " is damaged: " + verdict, null);
                 }
             }
+            // why: IMMEDIATE, so two processes creating the schema at once take turns
             connection.setAutoCommit(false);
             s.execute("CREATE TABLE IF NOT EXISTS schema_version (id INTEGER PRIMARY KEY CHECK (id = 1), "
                     + "version INTEGER NOT NULL, updated_at INTEGER NOT NULL)");
@@ -105,7 +106,7 @@ public final class BoxDatabase implements AutoCloseable {
                 }
             }
             if (version > SCHEMA_VERSION) {
-                connection.rollback();
+                rollback();
                 throw new BoxliteException(ErrorCode.DATABASE, "The box database " + file + " has schema version "
                         + version + ", newer than this BoxLite understands (" + SCHEMA_VERSION + "): upgrade BoxLite");
             }
@@ -120,7 +121,7 @@ public final class BoxDatabase implements AutoCloseable {
                 s.execute("INSERT OR REPLACE INTO schema_version (id, version, updated_at) VALUES (1, "
                         + SCHEMA_VERSION + ", " + System.currentTimeMillis() + ")");
             }
-            connection.commit();
+            connection.setAutoCommit(true); // commits; the connection then stays in autocommit mode
         } catch (SQLException e) {
             rollback();
             throw failure(file, "set up", e);
@@ -137,6 +138,7 @@ public final class BoxDatabase implements AutoCloseable {
                 "INSERT INTO box_config (id, name, created_at, json) VALUES (?, ?, ?, ?)");
              PreparedStatement s = connection.prepareStatement(
                      "INSERT INTO box_state (id, status, pid, json) VALUES (?, ?, ?, ?)")) {
+            connection.setAutoCommit(false);
             c.setString(1, config.id());
             c.setString(2, config.name().orElse(null));
             c.setLong(3, config.createdAt().toEpochMilli());
@@ -144,7 +146,7 @@ public final class BoxDatabase implements AutoCloseable {
             c.executeUpdate();
             bindStatus(s, config.id(), status);
             s.executeUpdate();
-            connection.commit();
+            connection.setAutoCommit(true);
         } catch (SQLException e) {
             rollback();
             if (e instanceof SQLiteException se && (se.getResultCode() == SQLiteErrorCode.SQLITE_CONSTRAINT_UNIQUE
@@ -170,7 +172,6 @@ public final class BoxDatabase implements AutoCloseable {
             s.setString(3, BoxJson.statusText(status));
             s.setString(4, id);
             int n = s.executeUpdate();
-            connection.commit();
             return n == 1;
         } catch (SQLException e) {
             rollback();
@@ -182,7 +183,6 @@ public final class BoxDatabase implements AutoCloseable {
         try (PreparedStatement s = connection.prepareStatement("DELETE FROM box_config WHERE id = ?")) {
             s.setString(1, id);
             int n = s.executeUpdate();
-            connection.commit();
             return n == 1;
         } catch (SQLException e) {
             rollback();
@@ -226,7 +226,6 @@ public final class BoxDatabase implements AutoCloseable {
                             BoxJson.parseStatus(rs.getString(2), "a box_state row")));
                 }
             }
-            connection.commit();
             return rows;
         } catch (SQLException e) {
             rollback();
@@ -249,6 +248,7 @@ public final class BoxDatabase implements AutoCloseable {
         try {
             if (!connection.getAutoCommit()) {
                 connection.rollback();
+                connection.setAutoCommit(true);
             }
         } catch (SQLException ignored) {
             // the original failure is what matters

@@ -44,7 +44,7 @@ import java.util.concurrent.CompletableFuture;
 public final class BoxHost {
     private static final System.Logger LOG = System.getLogger(BoxHost.class.getName());
     /** How long the guest may take to boot; TCG on a loaded machine needs far more than KVM. */
-    static final Duration BOOT_TIMEOUT = Duration.ofSeconds(180);
+    public static final Duration BOOT_TIMEOUT = Duration.ofSeconds(180);
     /** How long the engine gets to exit after the agent acknowledged the shutdown. */
     static final Duration POWER_OFF_WAIT = Duration.ofSeconds(20);
 
