@@ -110,6 +110,7 @@ public final class BoxHost {
 
             t = System.nanoTime();
             if (!BoxDisks.exists(dir)) {
+                BoxRuntime.requireSpace(dir, 64L << 20, "create the disk of box " + config.id());
                 ImageRecord image = runtime.imageRecord(config);
                 Path base = Ext4Bases.base(runtime.home(), runtime.images(), image, runtime.scratch());
                 stage("stage_image_prepare_ms", t);

@@ -162,6 +162,7 @@ public final class BoxRuntime implements AutoCloseable {
     public BoxDatabase.Row create(BoxOptions o, Optional<String> name) {
         ensureOpen();
         validate(o, name);
+        requireSpace(home.root(), MIN_FREE_CREATE, "create a box");
         ImageRecord image = resolveImage(o);
         BoxConfig config = new BoxConfig(Ulid.next(), name, Instant.now(), o, image.reference(),
                 image.manifestDigest().toString(), ImageDefaults.of(images.config(image)));
@@ -175,6 +176,27 @@ public final class BoxRuntime implements AutoCloseable {
         }
         boxesCreated.incrementAndGet();
         return new BoxDatabase.Row(config, status);
+    }
+
+    /** Free space a box needs to be created: its config, logs and database rows. */
+    static final long MIN_FREE_CREATE = 1 << 20;
+
+    /**
+     * Fails early, with a clear message, when the filesystem of {@code dir} is (nearly) full.
+     *
+     * @throws BoxliteException ({@link ErrorCode#RESOURCE_EXHAUSTED}) if less than {@code bytes} are free
+     */
+    static void requireSpace(Path dir, long bytes, String what) {
+        long free;
+        try {
+            free = Files.getFileStore(dir).getUsableSpace();
+        } catch (IOException e) {
+            throw new io.boxlite.StorageException("Cannot read the free space of " + dir + ": " + e.getMessage(), e);
+        }
+        if (free < bytes) {
+            throw new BoxliteException(ErrorCode.RESOURCE_EXHAUSTED, "Cannot " + what + ": the filesystem of " + dir
+                    + " has only " + free / 1024 + " KiB free (" + bytes / 1024 + " KiB needed); free some space");
+        }
     }
 
     private static String holder(String id) {
