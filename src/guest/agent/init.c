@@ -228,11 +228,49 @@ void pid1_boot(void)
     loopback_up();
 }
 
+/* Whether a user process other than init and the caller is still alive. kill(-1, 0) cannot tell:
+ * it succeeds while kernel threads exist, which is always. Zombies (already dead) do not count. */
+static int user_processes_left(void)
+{
+    DIR *proc = opendir("/proc");
+    if (!proc)
+        return 1;
+    pid_t self = getpid();
+    int left = 0;
+    struct dirent *e;
+    while (!left && (e = readdir(proc)) != NULL) {
+        char *end;
+        long pid = strtol(e->d_name, &end, 10);
+        if (*end || pid <= 1 || pid == self)
+            continue;
+        char path[64], stat[512];
+        snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        ssize_t n = read(fd, stat, sizeof stat - 1);
+        close(fd);
+        if (n <= 0)
+            continue;
+        stat[n] = 0;
+        char *rp = strrchr(stat, ')');
+        char state;
+        unsigned long flags;
+        /* after ") ": state ppid pgrp session tty_nr tpgid flags */
+        if (!rp || sscanf(rp + 2, "%c %*d %*d %*d %*d %*d %lu", &state, &flags) != 2)
+            continue;
+        if (state != 'Z' && !(flags & 0x00200000UL)) /* PF_KTHREAD */
+            left = 1;
+    }
+    closedir(proc);
+    return left;
+}
+
 void pid1_terminate_all(uint32_t grace_ms)
 {
     kill(-1, SIGTERM);
     for (uint32_t waited = 0; waited < grace_ms; waited += 20) {
-        if (kill(-1, 0) < 0 && errno == ESRCH)
+        if (!user_processes_left())
             break;
         struct timespec ts = {0, 20 * 1000 * 1000};
         nanosleep(&ts, NULL);
