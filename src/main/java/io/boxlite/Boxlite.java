@@ -34,6 +34,7 @@ public final class Boxlite implements AutoCloseable {
     private static Boxlite defaultRuntime;
 
     private final BoxRuntime core;
+    private final Thread exitHook;
     final AtomicLong commands = new AtomicLong();
     final AtomicLong execErrors = new AtomicLong();
 
@@ -43,6 +44,9 @@ public final class Boxlite implements AutoCloseable {
 
     private Boxlite(BoxRuntime core) {
         this.core = core;
+        // why: QEMU is a child process, and a JVM exiting without close() would orphan it
+        this.exitHook = new Thread(() -> core.shutdown(Duration.ofSeconds(5)), "boxlite-runtime-exit");
+        Runtime.getRuntime().addShutdownHook(exitHook);
     }
 
     /** Opens a runtime on the home {@code options} name (else {@code BOXLITE_HOME}, else {@code ~/.boxlite}). */
@@ -56,14 +60,12 @@ public final class Boxlite implements AutoCloseable {
     }
 
     /**
-     * The process-wide default runtime on the default home, opened on first use and closed
-     * (stopping its in-process boxes) when the JVM exits.
+     * The process-wide default runtime on the default home, opened on first use. Like every
+     * runtime, it stops its in-process boxes when the JVM exits.
      */
     public static synchronized Boxlite defaultRuntime() {
-        if (defaultRuntime == null || defaultRuntime.core == null) {
-            Boxlite runtime = open(Options.defaults());
-            Runtime.getRuntime().addShutdownHook(new Thread(runtime::close, "boxlite-default-runtime-shutdown"));
-            defaultRuntime = runtime;
+        if (defaultRuntime == null || defaultRuntime.core.isClosed()) {
+            defaultRuntime = open(Options.defaults());
         }
         return defaultRuntime;
     }
@@ -140,11 +142,16 @@ public final class Boxlite implements AutoCloseable {
      */
     public void shutdown(Duration grace) {
         core.shutdown(grace);
+        try {
+            Runtime.getRuntime().removeShutdownHook(exitHook);
+        } catch (IllegalStateException exiting) {
+            // the JVM is exiting: the hook is running or about to, and shutdown is idempotent
+        }
     }
 
     @Override
     public void close() {
-        core.close();
+        shutdown(BoxRuntime.DEFAULT_STOP_GRACE);
     }
 
     /** The engine room, for BoxLite's own CLI (internal API). */

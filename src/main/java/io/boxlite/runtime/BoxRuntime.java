@@ -574,6 +574,10 @@ public final class BoxRuntime implements AutoCloseable {
         return hosts.size();
     }
 
+    public boolean isClosed() {
+        return closed;
+    }
+
     private void ensureOpen() {
         if (closed) {
             throw new InvalidStateException("The BoxLite runtime is closed");
