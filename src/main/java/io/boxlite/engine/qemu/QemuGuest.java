@@ -35,9 +35,16 @@ public final class QemuGuest implements AutoCloseable {
 
     /** What to boot. {@code stateDir} holds the box's sockets, console and QEMU log. */
     public record Spec(Path qemu, boolean kvm, int cpus, int memoryMib, Path kernel, Path initramfs,
-                       DiskImage rootDisk, Path stateDir, List<String> extraKernelArgs) {
+                       DiskImage rootDisk, Path stateDir, List<String> extraKernelArgs,
+                       List<String> extraQemuArguments) {
         public Spec {
             extraKernelArgs = List.copyOf(extraKernelArgs);
+            extraQemuArguments = List.copyOf(extraQemuArguments);
+        }
+
+        public Spec(Path qemu, boolean kvm, int cpus, int memoryMib, Path kernel, Path initramfs,
+                    DiskImage rootDisk, Path stateDir, List<String> extraKernelArgs) {
+            this(qemu, kvm, cpus, memoryMib, kernel, initramfs, rootDisk, stateDir, extraKernelArgs, List.of());
         }
     }
 
@@ -84,7 +91,8 @@ public final class QemuGuest implements AutoCloseable {
                     spec.stateDir().resolve("console.log"), sockets.resolve("qmp.sock"),
                     List.of(new QemuCommandLine.VhostUserDevice("vhost-user-vsock-device", vsockBackend.socketPath(), List.of()),
                             new QemuCommandLine.VhostUserDevice("vhost-user-blk", diskBackend.socketPath(),
-                                    List.of("num-queues=1"))));
+                                    List.of("num-queues=1"))),
+                    spec.extraQemuArguments());
             QemuProcess process = QemuProcess.start(cmd, spec.stateDir(), spec.stateDir().resolve("qemu.log"),
                     Duration.ofSeconds(10));
             return new QemuGuest(vsock, disk, backends, process, spec.stateDir());
