@@ -14,10 +14,8 @@ import io.boxlite.kernel.GuestKernel;
 import java.io.IOException;
 import java.io.InputStream;
 import java.lang.management.ManagementFactory;
-import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
@@ -47,8 +45,8 @@ public final class QemuBoxBench {
         Path initramfs = Initramfs.of(kernel, GuestAgentBinary.bytes(), Initramfs.BOX_MODULES, Map.of()).build(home);
         Path root = busyboxRoot(dir);
         Path qemuDisk = dir.resolve("qemu-disk.raw");
-        try (FileChannel ch = FileChannel.open(qemuDisk, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-            ch.truncate(512L * MIB);
+        try (var raf = new java.io.RandomAccessFile(qemuDisk.toFile(), "rw")) {
+            raf.setLength(512L * MIB); // sparse, like the root image
         }
         QemuGuest.Spec spec = new QemuGuest.Spec(Path.of("/usr/bin/qemu-system-x86_64"), false, 1, 512,
                 kernel.vmlinuz(), initramfs, RawDiskImage.open(root, false), dir.resolve("box"), List.of(),
@@ -58,6 +56,10 @@ public final class QemuBoxBench {
         try (QemuGuest guest = QemuGuest.start(spec, reason -> { });
              AgentClient agent = guest.awaitAgent(Duration.ofMinutes(5))) {
             System.out.printf("boot to agent: %.1f s (TCG)%n", (System.nanoTime() - t0) / 1e9);
+            try (Execution ls = agent.exec(ExecRequest.builder("sh", "-c", "ls /sys/block; cat /sys/block/vd*/size").build())) {
+                System.out.println("guest block devices: " + new String(ls.stdout().readAllBytes()).replace('\n', ' '));
+                ls.waitFor();
+            }
             long qemuPid = guest.process().pid();
 
             double[] rtt = new double[50];
@@ -108,11 +110,19 @@ public final class QemuBoxBench {
     /** Runs a command, drains its output, returns the stdout byte count. */
     private static long run(AgentClient agent, String... argv) throws Exception {
         try (Execution e = agent.exec(ExecRequest.builder(argv).build())) {
+            byte[][] stderr = new byte[1][];
+            Thread err = Thread.ofVirtual().start(() -> {
+                try {
+                    stderr[0] = e.stderr().readAllBytes();
+                } catch (IOException ex) {
+                    stderr[0] = ex.toString().getBytes();
+                }
+            });
             long n = drain(e.stdout());
-            drain(e.stderr());
+            err.join();
             int code = e.waitFor().exitCode();
             if (code != 0) {
-                throw new IllegalStateException(String.join(" ", argv) + " exited with " + code);
+                throw new IllegalStateException(String.join(" ", argv) + " exited with " + code + ": " + new String(stderr[0]));
             }
             return n;
         }
@@ -142,7 +152,13 @@ public final class QemuBoxBench {
             Files.createDirectories(dir.resolve("tree").resolve(d));
         }
         Files.copy(Path.of("/bin/busybox"), tree.resolve("busybox"));
-        new ProcessBuilder("/bin/busybox", "--install", "-s", tree.toString()).inheritIO().start().waitFor();
+        Process list = new ProcessBuilder("/bin/busybox", "--list").start();
+        for (String applet : new String(list.getInputStream().readAllBytes()).split("\n")) {
+            if (!applet.isBlank() && !applet.equals("busybox")) {
+                Files.createSymbolicLink(tree.resolve(applet.strip()), Path.of("busybox")); // relative: valid in the guest
+            }
+        }
+        list.waitFor();
         Files.writeString(dir.resolve("tree/etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n");
         Files.writeString(dir.resolve("tree/etc/group"), "root:x:0:\n");
         Path image = dir.resolve("root.ext4");
