@@ -733,7 +733,7 @@ public final class Qcow2Image implements DiskImage, Backing {
             } else {
                 byte[] buf = clusterContent(m, pos - inCluster);
                 src.get(buf, inCluster, n);
-                long host = refcounts.allocate(1);
+                long host = refcounts.allocateOne();
                 file.writeFully(host, ByteBuffer.wrap(buf));
                 setL2(pos, host | Entries.COPIED);
                 release(m);
@@ -754,14 +754,19 @@ public final class Qcow2Image implements DiskImage, Backing {
             }
             olds.add(next);
         }
-        int count = olds.size();
-        long host = refcounts.allocate(count);
-        writeSlice(host, src, (int) (count * clusterSize));
-        for (int i = 0; i < count; i++) {
-            setL2(pos + i * clusterSize, (host + i * clusterSize) | Entries.COPIED);
-            release(olds.get(i));
+        int done = 0;
+        while (done < olds.size()) {
+            long[] run = refcounts.allocate(olds.size() - done);
+            long host = run[0];
+            int count = (int) run[1];
+            writeSlice(host, src, (int) (count * clusterSize));
+            for (int i = 0; i < count; i++) {
+                setL2(pos + (done + i) * clusterSize, (host + i * clusterSize) | Entries.COPIED);
+                release(olds.get(done + i));
+            }
+            done += count;
         }
-        return (int) (count * clusterSize);
+        return (int) (done * clusterSize);
     }
 
     /** What guest cluster {@code clusterStart} reads as now, for copy-on-write of a partial write. */
@@ -793,7 +798,7 @@ public final class Qcow2Image implements DiskImage, Backing {
         long l2Offset = l1[l1Index] & Entries.OFFSET_MASK;
         L2Table t;
         if (l2Offset == 0) {
-            long host = refcounts.allocate(1);
+            long host = refcounts.allocateOne();
             meta.add(host >>> clusterBits, 1, "L2 table " + l1Index);
             t = l2Cache.putIfAbsent(new L2Table(host, new long[1 << l2Bits]));
             l1[l1Index] = host | Entries.COPIED;

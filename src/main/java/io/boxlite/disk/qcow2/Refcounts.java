@@ -170,46 +170,53 @@ final class Refcounts {
     }
 
     /**
-     * Allocates {@code count} contiguous free clusters (count one each) and returns the host offset
-     * of the first. Freed clusters are reused lowest first; otherwise the file grows.
+     * Allocates between one and {@code max} contiguous free clusters (counting one each) and returns
+     * {@code {hostOffset, clusters}}. Freed clusters are reused lowest first; otherwise the file
+     * grows. A run stops where a refcount block would have to be created, so a block can always
+     * be placed inside the range it counts.
      */
-    long allocate(int count) {
+    long[] allocate(int max) {
         long c = freeHint;
-        long firstFree = -1;
-        outer:
         while (true) {
-            if (((c + count) << clusterBits) > Entries.MAX_HOST_OFFSET || c + count < 0) {
+            if (((c + 1) << clusterBits) > Entries.MAX_HOST_OFFSET) {
                 throw new StorageException("qcow2 image " + path + " is full: host offsets past 64 PB");
             }
-            for (long idx = c / blockEntries; idx <= (c + count - 1) / blockEntries; idx++) {
-                if (idx >= table.length || table[(int) idx] == 0) {
-                    ensureBlock(idx);
-                    continue outer; // the new block took a cluster; look again
-                }
+            long idx = c / blockEntries;
+            if (idx >= table.length || table[(int) idx] == 0) {
+                ensureBlock(idx); // takes a cluster of its own range; look again
+                continue;
             }
-            for (int i = 0; i < count; i++) {
-                long cand = c + i;
-                if (refcount(cand) != 0) {
-                    c = cand + 1;
-                    continue outer;
-                }
-                String kind = meta.kind(cand);
-                if (kind != null) {
-                    throw Qcow2Header.corrupt(path, "cluster " + cand + " holds the " + kind
-                            + " but its refcount is 0; run qemu-img check -r all");
-                }
-                if (firstFree < 0) {
-                    firstFree = cand;
-                }
+            if (refcount(c) != 0) {
+                c++;
+                continue;
+            }
+            String kind = meta.kind(c);
+            if (kind != null) {
+                throw Qcow2Header.corrupt(path, "cluster " + c + " holds the " + kind
+                        + " but its refcount is 0; run qemu-img check -r all");
             }
             break;
         }
-        for (int i = 0; i < count; i++) {
+        int n = 1;
+        while (n < max) {
+            long next = c + n;
+            long idx = next / blockEntries;
+            if (idx >= table.length || table[(int) idx] == 0 || refcount(next) != 0 || meta.kind(next) != null
+                    || ((next + 1) << clusterBits) > Entries.MAX_HOST_OFFSET) {
+                break;
+            }
+            n++;
+        }
+        for (int i = 0; i < n; i++) {
             adjustOne(c + i, 1);
         }
-        // clusters below a skipped free one stay candidates for smaller allocations
-        freeHint = (firstFree < 0 || firstFree == c) ? c + count : firstFree;
-        return c << clusterBits;
+        freeHint = c + n; // everything from the old hint up to c is in use
+        return new long[] {c << clusterBits, n};
+    }
+
+    /** Allocates one cluster and returns its host offset. */
+    long allocateOne() {
+        return allocate(1)[0];
     }
 
     /**
