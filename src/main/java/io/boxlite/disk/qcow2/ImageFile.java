@@ -22,6 +22,13 @@ import java.util.Objects;
  * is restored for the caller. Thread-safe.
  */
 final class ImageFile implements AutoCloseable {
+    /** Test hook: sees every write before it is issued, in issue order. Null in production. */
+    interface WriteTap {
+        void write(Path path, long position, ByteBuffer data);
+    }
+
+    static volatile WriteTap tap;
+
     private final Path path;
     private final boolean writable;
     private final Object reopenLock = new Object();
@@ -151,6 +158,10 @@ final class ImageFile implements AutoCloseable {
     }
 
     void writeFully(long position, ByteBuffer src) {
+        WriteTap t = tap;
+        if (t != null) {
+            t.write(path, position, src.duplicate());
+        }
         long pos = position;
         boolean interrupted = false;
         try {

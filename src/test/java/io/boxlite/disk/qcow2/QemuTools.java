@@ -38,8 +38,16 @@ final class QemuTools {
         try {
             Process p = new ProcessBuilder(cmd).start();
             p.getOutputStream().close();
+            // drain stderr concurrently: qemu-img check prints a line per leaked cluster there
+            var errFuture = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+                try {
+                    return p.getErrorStream().readAllBytes();
+                } catch (IOException e) {
+                    return new byte[0];
+                }
+            }, r -> Thread.ofVirtual().start(r));
             var out = p.getInputStream().readAllBytes();
-            var err = p.getErrorStream().readAllBytes();
+            var err = errFuture.join();
             if (!p.waitFor(120, TimeUnit.SECONDS)) {
                 p.destroyForcibly();
                 fail("timed out: " + cmd);
