@@ -27,11 +27,13 @@ import org.junit.jupiter.params.provider.CsvSource;
  * find no corruption (leaks allowed), and every write covered by a completed flush must read back.
  */
 class Qcow2CrashTest {
-    private static final int ROUNDS = Integer.getInteger("qcow2.crashRounds", 5);
+    private static final int ROUNDS = Integer.parseInt(System.getenv().getOrDefault("QCOW2_CRASH_ROUNDS", "5"));
     private static final int SECTOR = 512;
 
     @TempDir
     Path dir;
+
+    private static byte[] BACKING;
 
     @BeforeAll
     static void needsQemu() {
@@ -47,6 +49,7 @@ class Qcow2CrashTest {
         if (backing) {
             byte[] base = DiskModel.randomBytes(rnd, 24 << 20);
             Files.write(dir.resolve("base.raw"), base);
+            BACKING = base;
             Qcow2Image.createOverlay(image, "base.raw", BackingFormat.RAW, CrashWorkload.DISK_SIZE);
             System.arraycopy(base, 0, state, 0, base.length);
         } else {
@@ -56,13 +59,25 @@ class Qcow2CrashTest {
         for (int round = 0; round < ROUNDS; round++) {
             long seed = rnd.nextLong();
             long delayMs = 300 + rnd.nextInt(1500);
-            Run run = runAndKill(image, seed, clusterSize, delayMs);
+            Run run = runAndKill(image, dir.resolve("markers-" + round + ".txt"), seed, clusterSize, delayMs);
             QemuTools.Check check = QemuTools.check(image);
             assertEquals(0, check.corruptions(), "round " + round + ": qemu-img check finds corruption:\n"
                     + check.output());
             List<CrashWorkload.Step> steps = CrashWorkload.steps(seed, run.lastStarted + 1, clusterSize);
             byte[] actual = readRegion(image);
-            verify(state, actual, steps, run.lastFlushed, run.lastStarted, round);
+            try {
+                verify(state, actual, steps, run.lastFlushed, run.lastStarted, round);
+            } catch (AssertionError e) {
+                Path keep = Path.of("target", "qcow2-crash-failure");
+                Files.createDirectories(keep);
+                Files.copy(image, keep.resolve("image.qcow2"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                Files.write(keep.resolve("before.bin"), state);
+                if (backing) {
+                    Files.copy(dir.resolve("base.raw"), keep.resolve("base.raw"),
+                            java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                }
+                throw e;
+            }
             byte[] qemuView = QemuTools.toRaw(image, dir);
             assertTrue(Arrays.equals(actual, 0, actual.length, qemuView, 0, actual.length),
                     "round " + round + ": QEMU reads the same data as we do");
@@ -81,11 +96,12 @@ class Qcow2CrashTest {
 
     private record Run(int lastStarted, int lastFlushed) {}
 
-    private static Run runAndKill(Path image, long seed, int clusterSize, long delayMs) throws Exception {
+    private static Run runAndKill(Path image, Path markers, long seed, int clusterSize, long delayMs)
+            throws Exception {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         Process p = new ProcessBuilder(java, "-Xmx512m", "-cp", System.getProperty("java.class.path"),
                 Qcow2CrashWriter.class.getName(), image.toString(), Long.toString(seed),
-                Integer.toString(clusterSize))
+                Integer.toString(clusterSize), markers.toString())
                 .redirectError(ProcessBuilder.Redirect.INHERIT)
                 .start();
         List<String> lines = new CopyOnWriteArrayList<>();
@@ -114,7 +130,7 @@ class Qcow2CrashTest {
         reader.join(10_000);
         int started = -1;
         int flushed = -1;
-        for (String l : new ArrayList<>(lines)) {
+        for (String l : Files.readAllLines(markers)) {
             if (l.startsWith("S ")) {
                 started = Integer.parseInt(l.substring(2));
             } else if (l.startsWith("F ")) {
@@ -191,6 +207,21 @@ class Qcow2CrashTest {
         }
         if (Arrays.equals(before, at, at + SECTOR, got, 0, SECTOR)) {
             sb.append("it holds the value from before this round; ");
+        }
+        if (Arrays.equals(before, at, at + SECTOR, new byte[SECTOR], 0, SECTOR)) {
+            sb.append("before this round it read as zeros; ");
+        }
+        if (BACKING != null && at + SECTOR <= BACKING.length && Arrays.equals(BACKING, at, at + SECTOR, got, 0, SECTOR)) {
+            sb.append("it holds the backing file's data; ");
+        }
+        if (BACKING != null && at + SECTOR <= BACKING.length && Arrays.equals(BACKING, at, at + SECTOR, before, at, at + SECTOR)) {
+            sb.append("before this round it held the backing file's data; ");
+        }
+        for (int o = 0; o + SECTOR <= before.length; o += SECTOR) {
+            if (o != at && Arrays.equals(before, o, o + SECTOR, got, 0, SECTOR)) {
+                sb.append("it holds what sector ").append(o / SECTOR).append(" held before; ");
+                break;
+            }
         }
         for (int j = 0; j < steps.size(); j++) {
             CrashWorkload.Step st = steps.get(j);
