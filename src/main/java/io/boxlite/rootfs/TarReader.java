@@ -37,6 +37,7 @@ final class TarReader {
     private final InputStream in;
     private final String what;
     private final byte[] header = new byte[BLOCK];
+    private final byte[] skipBuffer = new byte[1 << 16];
     private final Map<String, byte[]> global = new HashMap<>();
     private long remaining;
     private long padding;
@@ -380,14 +381,12 @@ final class TarReader {
     }
 
     private void skip(long count) throws IOException {
+        // why: read, never InputStream.skip, so that a DigestInputStream below sees every byte
         long left = count;
         while (left > 0) {
-            long n = in.skip(left);
-            if (n <= 0) {
-                if (in.read() < 0) {
-                    throw truncated();
-                }
-                n = 1;
+            int n = in.read(skipBuffer, 0, (int) Math.min(skipBuffer.length, left));
+            if (n < 0) {
+                throw truncated();
             }
             left -= n;
         }
