@@ -16,6 +16,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 
 /**
  * A strict streaming reader of layer tars: ustar, POSIX pax ({@code x} and {@code g} headers,
@@ -68,7 +69,12 @@ final class TarReader {
             long size = number(124, 12, "size");
             switch (flag) {
                 case 'x' -> pax.putAll(parsePax(readMeta(size, MAX_PAX, "pax header")));
-                case 'g' -> global.putAll(parsePax(readMeta(size, MAX_PAX, "global pax header")));
+                case 'g' -> {
+                    var records = parsePax(readMeta(size, MAX_PAX, "global pax header"));
+                    // why: a name or size cannot sensibly apply to every later entry
+                    records.keySet().removeAll(Set.of("path", "linkpath", "size"));
+                    global.putAll(records);
+                }
                 case 'L' -> gnuName = cString(readMeta(size, MAX_LONG_NAME, "GNU long name"));
                 case 'K' -> gnuLink = cString(readMeta(size, MAX_LONG_NAME, "GNU long link"));
                 case 'V' -> skip(size + pad(size)); // why: a volume label describes no file
