@@ -153,6 +153,7 @@ public final class RootfsBuilder {
 
     private void buildInto(Path target, List<Descriptor> layers, List<Digest> diffIds,
                            Digest manifest) {
+        long started = System.nanoTime();
         Path work = store.home().staging().newStagingDir("rootfs-" + manifest.hex()
                 .substring(0, 12));
         try {
@@ -167,16 +168,23 @@ public final class RootfsBuilder {
                 applyLayer(applier, store.blobPath(layer.digest()), what, diffIds.get(i));
             }
             tree.applyTimes();
+            long applied = System.nanoTime();
             store.home().staging().writeAtomically(target, staged -> Ext4Image.build(tree,
                     staged, work, headroom, manifest.toString()));
+            LOG.log(Level.DEBUG, "Rootfs of {0}: layers applied in {1} ms, image built and "
+                    + "published in {2} ms", manifest.shortHex(), (applied - started) / 1_000_000,
+                    (System.nanoTime() - applied) / 1_000_000);
         } catch (IOException e) {
             throw new StorageException("Could not build the root filesystem of " + manifest
                     + " in " + work, e);
         } finally {
             try {
+                long cleanup = System.nanoTime();
                 if (Files.exists(work, LinkOption.NOFOLLOW_LINKS)) {
                     StagedTree.deleteTree(work);
                 }
+                LOG.log(Level.DEBUG, "Rootfs of {0}: staging removed in {1} ms",
+                        manifest.shortHex(), (System.nanoTime() - cleanup) / 1_000_000);
             } catch (IOException e) {
                 LOG.log(Level.WARNING, "Could not remove " + work
                         + " (Staging.sweepStale removes it later)", e);

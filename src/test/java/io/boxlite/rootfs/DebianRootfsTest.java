@@ -79,6 +79,14 @@ class DebianRootfsTest {
             assertEquals(42, all.get("/etc/shadow").gid(), "group shadow");
             assertEquals(041777, all.get("/tmp").mode());
             assertTrue(all.containsKey("/usr/bin/python3"), "python3 is installed");
+
+            // why: proves the contents too: python3 runs from a tree dumped out of the image
+            Path dump = Files.createDirectories(tmp.resolve("dump"));
+            Tools.run(List.of(Ext4Image.tool("debugfs"), "-R", "rdump / " + dump,
+                    rootfs.image().toString()));
+            String version = Tools.run(List.of("chroot", dump.toString(), "/usr/bin/python3",
+                    "-c", "import sys, json; print('python', sys.version_info[0])"));
+            assertTrue(version.contains("python 3"), version);
         }
     }
 }
