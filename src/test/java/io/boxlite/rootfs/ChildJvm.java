@@ -85,6 +85,7 @@ final class ChildJvm {
         }
         try {
             Path dir = Files.createTempDirectory(Path.of("/tmp"), "boxlite-cp-");
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> deleteQuietly(dir)));
             Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
             var entries = new ArrayList<String>();
             int i = 0;
@@ -106,6 +107,16 @@ final class ChildJvm {
             return worldReadableClassPath;
         } catch (IOException e) {
             throw new UncheckedIOException(e);
+        }
+    }
+
+    static void deleteQuietly(Path dir) {
+        try {
+            if (Files.exists(dir)) {
+                StagedTree.deleteTree(dir);
+            }
+        } catch (IOException e) {
+            System.err.println("Could not delete " + dir + ": " + e);
         }
     }
 

@@ -219,22 +219,26 @@ class RootfsBuilderTest {
         Path asRoot = RootfsBuilder.create(store).build(image).image();
 
         Path otherHome = ChildJvm.unprivilegedHome(tmp.resolve("nonroot-home"));
-        var other = BoxliteHome.resolve(Options.builder().home(otherHome).build());
-        try (var otherStore = ImageStore.open(other)) {
-            TestImages.image(otherStore, tmp.resolve("other-layout"), "nonroot", richLayers());
-        }
-        ChildJvm.chownTree(otherHome, 65534);
-        String out = ChildJvm.await(ChildJvm.builder(otherHome,
-                image.manifestDigest().toString(), Optional.of(65534)).start());
-        assertTrue(out.contains("uid=65534"), "the child must run as nobody:\n" + out);
-        assertTrue(out.contains("built=true"), out);
-        Path asNobody = otherHome.resolve("images/rootfs/" + image.manifestDigest().hex() + ".ext4");
-        assertEquals(65534, (int) Files.getAttribute(asNobody, "unix:uid"));
+        try {
+            var other = BoxliteHome.resolve(Options.builder().home(otherHome).build());
+            try (var otherStore = ImageStore.open(other)) {
+                TestImages.image(otherStore, tmp.resolve("other-layout"), "nonroot", richLayers());
+            }
+            ChildJvm.chownTree(otherHome, 65534);
+            String out = ChildJvm.await(ChildJvm.builder(otherHome,
+                    image.manifestDigest().toString(), Optional.of(65534)).start());
+            assertTrue(out.contains("uid=65534"), "the child must run as nobody:\n" + out);
+            assertTrue(out.contains("built=true"), out);
+            Path asNobody = otherHome.resolve("images/rootfs/" + image.manifestDigest().hex() + ".ext4");
+            assertEquals(65534, (int) Files.getAttribute(asNobody, "unix:uid"));
 
-        assertRichImage(asNobody);
-        assertEquals(new Ext4Inspector(asRoot).describeAll(),
-                new Ext4Inspector(asNobody).describeAll(),
-                "owners, modes, devices and xattrs match the root build's");
+            assertRichImage(asNobody);
+            assertEquals(new Ext4Inspector(asRoot).describeAll(),
+                    new Ext4Inspector(asNobody).describeAll(),
+                    "owners, modes, devices and xattrs match the root build's");
+        } finally {
+            ChildJvm.deleteQuietly(otherHome.getParent());
+        }
     }
 
     @Test
