@@ -320,7 +320,11 @@ public final class Staging {
         }
     }
 
-    static void deleteTree(Path root) throws IOException {
+    /**
+     * Deletes a file or directory tree without following symbolic links (a link is removed,
+     * never its target); a missing {@code root} is fine.
+     */
+    public static void deleteTree(Path root) throws IOException {
         if (!Files.exists(root, LinkOption.NOFOLLOW_LINKS)) {
             return;
         }

@@ -11,7 +11,8 @@ import java.util.Objects;
  * map it), modern virtio-mmio, and every device a vhost-user socket served by BoxLite.
  */
 public record QemuCommandLine(Path binary, boolean kvm, int cpus, int memoryMib, Path kernel, Path initrd,
-                              String kernelCmdline, Path serialLog, Path qmpSocket, List<VhostUserDevice> devices) {
+                              String kernelCmdline, Path serialLog, Path qmpSocket, List<VhostUserDevice> devices,
+                              List<String> extraArguments) {
 
     /** One vhost-user device: QEMU's device type (e.g. {@code vhost-user-vsock-device}) and our socket. */
     public record VhostUserDevice(String type, Path socket, List<String> properties) {
@@ -33,6 +34,13 @@ public record QemuCommandLine(Path binary, boolean kvm, int cpus, int memoryMib,
             throw new IllegalArgumentException("the kernel command line must be one line");
         }
         devices = List.copyOf(devices);
+        extraArguments = List.copyOf(extraArguments);
+    }
+
+    /** A command line without extra arguments. */
+    public QemuCommandLine(Path binary, boolean kvm, int cpus, int memoryMib, Path kernel, Path initrd,
+                           String kernelCmdline, Path serialLog, Path qmpSocket, List<VhostUserDevice> devices) {
+        this(binary, kvm, cpus, memoryMib, kernel, initrd, kernelCmdline, serialLog, qmpSocket, devices, List.of());
     }
 
     public List<String> arguments() {
@@ -61,6 +69,7 @@ public record QemuCommandLine(Path binary, boolean kvm, int cpus, int memoryMib,
             d.properties().forEach(p -> dev.append(',').append(p));
             a.add(dev.toString());
         }
+        a.addAll(extraArguments);
         return List.copyOf(a);
     }
 

@@ -33,25 +33,37 @@ public final class QemuGuest implements AutoCloseable {
     /** The guest's vsock context id: one guest per device, so a fixed value is enough. */
     public static final long GUEST_CID = 3;
 
-    /** What to boot. {@code stateDir} holds the box's sockets, console and QEMU log. */
+    /**
+     * What to boot. {@code stateDir} holds the box's sockets, console and QEMU log. The guest
+     * owns {@code rootDisk} from {@link #start} on: {@link #close()} flushes and closes it.
+     */
     public record Spec(Path qemu, boolean kvm, int cpus, int memoryMib, Path kernel, Path initramfs,
-                       DiskImage rootDisk, Path stateDir, List<String> extraKernelArgs) {
+                       DiskImage rootDisk, Path stateDir, List<String> extraKernelArgs,
+                       List<String> extraQemuArguments) {
         public Spec {
             extraKernelArgs = List.copyOf(extraKernelArgs);
+            extraQemuArguments = List.copyOf(extraQemuArguments);
+        }
+
+        public Spec(Path qemu, boolean kvm, int cpus, int memoryMib, Path kernel, Path initramfs,
+                    DiskImage rootDisk, Path stateDir, List<String> extraKernelArgs) {
+            this(qemu, kvm, cpus, memoryMib, kernel, initramfs, rootDisk, stateDir, extraKernelArgs, List.of());
         }
     }
 
     private final VsockDevice vsock;
     private final BlockDevice disk;
+    private final DiskImage rootDisk;
     private final List<VhostUserBackend> backends;
     private final QemuProcess process;
     private final Path stateDir;
     private final GuestConnector connector;
 
-    private QemuGuest(VsockDevice vsock, BlockDevice disk, List<VhostUserBackend> backends, QemuProcess process,
-                      Path stateDir) {
+    private QemuGuest(VsockDevice vsock, BlockDevice disk, DiskImage rootDisk, List<VhostUserBackend> backends,
+                      QemuProcess process, Path stateDir) {
         this.vsock = vsock;
         this.disk = disk;
+        this.rootDisk = rootDisk;
         this.backends = backends;
         this.process = process;
         this.stateDir = stateDir;
@@ -84,15 +96,18 @@ public final class QemuGuest implements AutoCloseable {
                     spec.stateDir().resolve("console.log"), sockets.resolve("qmp.sock"),
                     List.of(new QemuCommandLine.VhostUserDevice("vhost-user-vsock-device", vsockBackend.socketPath(), List.of()),
                             new QemuCommandLine.VhostUserDevice("vhost-user-blk", diskBackend.socketPath(),
-                                    List.of("num-queues=1"))));
+                                    List.of("num-queues=1"))),
+                    spec.extraQemuArguments());
             QemuProcess process = QemuProcess.start(cmd, spec.stateDir(), spec.stateDir().resolve("qemu.log"),
                     Duration.ofSeconds(10));
-            return new QemuGuest(vsock, disk, backends, process, spec.stateDir());
+            return new QemuGuest(vsock, disk, spec.rootDisk(), backends, process, spec.stateDir());
         } catch (java.io.IOException e) {
             backends.forEach(VhostUserBackend::close);
+            spec.rootDisk().close();
             throw new BoxliteException(ErrorCode.STORAGE, "Cannot create the box's state directory " + spec.stateDir(), e);
         } catch (RuntimeException e) {
             backends.forEach(VhostUserBackend::close);
+            spec.rootDisk().close();
             throw e;
         }
     }
@@ -134,7 +149,7 @@ public final class QemuGuest implements AutoCloseable {
         return process;
     }
 
-    /** Kills QEMU if it still runs and releases devices and sockets; idempotent. */
+    /** Kills QEMU if it still runs, releases devices and sockets, and closes the root disk; idempotent. */
     @Override
     public void close() {
         try {
@@ -149,7 +164,11 @@ public final class QemuGuest implements AutoCloseable {
             }
             disk.reset();
             vsock.reset();
-            SocketPaths.resolve().release(stateDir);
+            try {
+                rootDisk.close(); // flushes: the guest's last writes reach the file
+            } finally {
+                SocketPaths.resolve().release(stateDir);
+            }
         }
     }
 

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.boxlite.InvalidArgumentException;
 import io.boxlite.NotFoundException;
 import io.boxlite.StorageException;
+import io.boxlite.home.Staging;
 import io.boxlite.oci.Descriptor;
 import io.boxlite.oci.Digest;
 import io.boxlite.oci.ImageException;
@@ -19,14 +20,11 @@ import io.boxlite.oci.Platform;
 import io.boxlite.oci.RetryPolicy;
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.SimpleFileVisitor;
 import java.nio.file.StandardCopyOption;
-import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -440,23 +438,7 @@ public final class ArchiveImporter {
 
     private static void deleteTree(Path root) {
         try {
-            Files.walkFileTree(root, new SimpleFileVisitor<>() {
-                @Override
-                public FileVisitResult visitFile(Path file, BasicFileAttributes attrs)
-                        throws IOException {
-                    Files.deleteIfExists(file);
-                    return FileVisitResult.CONTINUE;
-                }
-
-                @Override
-                public FileVisitResult postVisitDirectory(Path dir, IOException e)
-                        throws IOException {
-                    Files.deleteIfExists(dir);
-                    return FileVisitResult.CONTINUE;
-                }
-            });
-        } catch (NoSuchFileException e) {
-            // why: nothing left to delete
+            Staging.deleteTree(root);
         } catch (IOException e) {
             System.getLogger(ArchiveImporter.class.getName()).log(System.Logger.Level.WARNING,
                     "Could not remove staged import " + root, e);

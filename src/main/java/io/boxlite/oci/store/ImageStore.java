@@ -72,6 +72,9 @@ public final class ImageStore implements AutoCloseable {
     private static final Pattern HEX = Pattern.compile("[0-9a-f]{64}");
     private static final Pattern PARTIAL = Pattern.compile("sha256-([0-9a-f]{64})\\.partial");
     private static final long MAX_METADATA = 16L << 20;
+    /** File name suffix of the rootfs builder's ext4 bases in {@link #rootfsDir()}. */
+    public static final String ROOTFS_SUFFIX = ".ext4";
+    private static final Pattern ROOTFS_BASE = Pattern.compile("([0-9a-f]{64})\\.ext4");
 
     private final BoxliteHome home;
     private final Path layout;
@@ -139,6 +142,15 @@ public final class ImageStore implements AutoCloseable {
     /** The OCI layout directory, {@code images/}. */
     public Path layout() {
         return layout;
+    }
+
+    /**
+     * {@code images/rootfs/}: the ext4 bases built from images ({@code <manifest hex>.ext4},
+     * by {@code io.boxlite.rootfs.RootfsBuilder}), beside {@code blobs/}; OCI tools ignore it.
+     * {@link #gc} deletes the bases of manifests that are neither tagged nor pinned.
+     */
+    public Path rootfsDir() {
+        return layout.resolve("rootfs");
     }
 
     /** The ingest of blobs into this store (used by pulls and imports). */
@@ -413,8 +425,24 @@ public final class ImageStore implements AutoCloseable {
             } catch (IOException e) {
                 throw new StorageException("Garbage collection of " + blobs + " failed", e);
             }
+            pruneRootfs(keep);
             return new GcResult(removed, freed, removePartials(cutoff), kept);
         });
+    }
+
+    /** Deletes ext4 bases of manifests not in {@code keep} (a pinned manifest's base stays). */
+    private void pruneRootfs(Set<Digest> keep) throws IOException {
+        if (!Files.isDirectory(rootfsDir(), LinkOption.NOFOLLOW_LINKS)) {
+            return;
+        }
+        try (DirectoryStream<Path> entries = Files.newDirectoryStream(rootfsDir())) {
+            for (Path entry : entries) {
+                var m = ROOTFS_BASE.matcher(entry.getFileName().toString());
+                if (m.matches() && !keep.contains(new Digest(m.group(1)))) {
+                    Files.deleteIfExists(entry);
+                }
+            }
+        }
     }
 
     private int removePartials(Instant cutoff) throws IOException {

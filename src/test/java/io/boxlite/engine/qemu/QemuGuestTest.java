@@ -8,6 +8,8 @@ import io.boxlite.agent.Execution;
 import io.boxlite.agent.GuestAgentBinary;
 import io.boxlite.agent.ShutdownAction;
 import io.boxlite.disk.RawDiskImage;
+import io.boxlite.disk.qcow2.BackingFormat;
+import io.boxlite.disk.qcow2.Qcow2Image;
 import io.boxlite.guest.Initramfs;
 import io.boxlite.home.BoxliteHome;
 import io.boxlite.kernel.GuestKernel;
@@ -79,6 +81,41 @@ class QemuGuestTest {
         String out = new String(mkfs.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertEquals(0, mkfs.waitFor(), "mke2fs: " + out);
         return image;
+    }
+
+    @Test
+    void aQcow2OverlayKeepsTheBoxsWritesAcrossStopAndStartAndLeavesTheBaseAlone(@TempDir Path dir) throws Exception {
+        Path base = busyboxDisk(dir);
+        byte[] baseBefore = Files.readAllBytes(base);
+        Path overlay = dir.resolve("disk.qcow2");
+        Qcow2Image.createOverlay(overlay, base.getFileName().toString(), BackingFormat.RAW);
+
+        bootRunAndPowerOff(dir, overlay, "echo survived > /root/kept && sync", "");
+        String second = bootRunAndPowerOff(dir, overlay, "cat /root/kept", "survived\n");
+        assertEquals("survived\n", second);
+
+        assertArrayEquals(baseBefore, Files.readAllBytes(base), "the ext4 base is never written");
+        Process check = new ProcessBuilder("qemu-img", "check", overlay.toString()).redirectErrorStream(true).start();
+        String report = new String(check.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(0, check.waitFor(), "qemu-img check: " + report);
+    }
+
+    /** Boots a guest on {@code disk}, runs one shell command, powers off; returns its stdout. */
+    private static String bootRunAndPowerOff(Path dir, Path disk, String command, String expected) throws Exception {
+        List<String> failures = new CopyOnWriteArrayList<>();
+        QemuGuest.Spec spec = new QemuGuest.Spec(QEMU, false, 1, 256, kernel.vmlinuz(), initramfs,
+                Qcow2Image.open(disk), dir.resolve("box"), List.of());
+        try (QemuGuest guest = QemuGuest.start(spec, failures::add);
+             AgentClient agent = guest.awaitAgent(BOOT)) {
+            String out;
+            try (Execution sh = agent.exec(ExecRequest.builder("sh", "-c", command).build())) {
+                out = drain(sh.stdout());
+                assertEquals(0, sh.waitFor().exitCode(), command);
+            }
+            agent.shutdown(ShutdownAction.POWER_OFF, Duration.ofSeconds(10));
+            assertEquals(Optional.of(0), guest.awaitExit(Duration.ofSeconds(60)));
+            return out;
+        }
     }
 
     private static String drain(InputStream in) throws IOException {

@@ -1,0 +1,187 @@
+package io.boxlite.bench;
+
+import io.boxlite.Options;
+import io.boxlite.agent.AgentClient;
+import io.boxlite.agent.ExecRequest;
+import io.boxlite.agent.Execution;
+import io.boxlite.agent.GuestAgentBinary;
+import io.boxlite.disk.RawDiskImage;
+import io.boxlite.engine.qemu.QemuGuest;
+import io.boxlite.guest.Initramfs;
+import io.boxlite.home.BoxliteHome;
+import io.boxlite.kernel.GuestKernel;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.lang.management.ManagementFactory;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The QEMU engine measured from the host, in one guest: exec round trip of {@code true},
+ * stdout throughput through the agent and virtio-vsock, and in-guest {@code dd} through our
+ * vhost-user-blk ({@code /dev/vda}) beside QEMU's built-in virtio-blk ({@code /dev/vdb}) on
+ * files of the same kind on the same filesystem, rounds interleaved. Block figures also give host
+ * CPU (this JVM + QEMU) per MiB moved, since under TCG the emulated guest CPU dominates wall time.
+ *
+ * <p>Usage: {@code bench/run qemu-box [rounds]}. Prints medians and min–max.
+ */
+public final class QemuBoxBench {
+    private static final int MIB = 1 << 20;
+    private static final int DD_MIB = 64;
+
+    private QemuBoxBench() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        int rounds = args.length > 0 ? Integer.parseInt(args[0]) : 5;
+        Path dir = Files.createTempDirectory("boxlite-bench-");
+        GuestKernel kernel = GuestKernel.locate(Options.defaults());
+        BoxliteHome home = BoxliteHome.resolve(Options.builder().home(dir.resolve("home")).build()).open();
+        Path initramfs = Initramfs.of(kernel, GuestAgentBinary.bytes(), Initramfs.BOX_MODULES, Map.of()).build(home);
+        Path root = busyboxRoot(dir);
+        Path qemuDisk = dir.resolve("qemu-disk.raw");
+        try (var raf = new java.io.RandomAccessFile(qemuDisk.toFile(), "rw")) {
+            raf.setLength(512L * MIB); // sparse, like the root image
+        }
+        QemuGuest.Spec spec = new QemuGuest.Spec(Path.of("/usr/bin/qemu-system-x86_64"), false, 1, 512,
+                kernel.vmlinuz(), initramfs, RawDiskImage.open(root, false), dir.resolve("box"), List.of(),
+                List.of("-drive", "file=" + qemuDisk + ",format=raw,if=none,id=qemublk,cache=writeback",
+                        "-device", "virtio-blk-device,drive=qemublk"));
+        long t0 = System.nanoTime();
+        try (QemuGuest guest = QemuGuest.start(spec, reason -> { });
+             AgentClient agent = guest.awaitAgent(Duration.ofMinutes(5))) {
+            System.out.printf("boot to agent: %.1f s (TCG)%n", (System.nanoTime() - t0) / 1e9);
+            try (Execution ls = agent.exec(ExecRequest.builder("sh", "-c", "ls /sys/block; cat /sys/block/vd*/size").build())) {
+                System.out.println("guest block devices: " + new String(ls.stdout().readAllBytes()).replace('\n', ' '));
+                ls.waitFor();
+            }
+            long qemuPid = guest.process().pid();
+
+            double[] rtt = new double[50];
+            run(agent, "true");
+            for (int i = 0; i < rtt.length; i++) {
+                long s = System.nanoTime();
+                run(agent, "true");
+                rtt[i] = (System.nanoTime() - s) / 1e6;
+            }
+            report("exec true round trip", rtt, "ms");
+
+            double[] stdout = new double[rounds];
+            for (int i = 0; i < rounds; i++) {
+                long s = System.nanoTime();
+                long bytes = run(agent, "dd", "if=/dev/zero", "bs=1M", "count=" + DD_MIB);
+                stdout[i] = bytes / (double) MIB / ((System.nanoTime() - s) / 1e9);
+            }
+            report("stdout throughput (64 MiB through agent + vsock)", stdout, "MiB/s");
+
+            // Past the 64 MiB filesystem on vda, and anywhere on vdb: raw blocks nobody uses.
+            String[][] devices = {{"ours (vhost-user-blk)", "/dev/vda"}, {"QEMU virtio-blk", "/dev/vdb"}};
+            for (String op : List.of("write", "read")) {
+                double[][] speed = new double[2][rounds];
+                double[][] cpu = new double[2][rounds];
+                for (int i = 0; i < rounds; i++) {
+                    for (int d = 0; d < 2; d++) {
+                        String dev = devices[d][1];
+                        String[] dd = op.equals("write")
+                                ? new String[] {"dd", "if=/dev/zero", "of=" + dev, "bs=1M", "seek=256", "count=" + DD_MIB, "oflag=direct"}
+                                : new String[] {"dd", "if=" + dev, "of=/dev/null", "bs=1M", "skip=256", "count=" + DD_MIB, "iflag=direct"};
+                        long cpu0 = hostCpuNanos(qemuPid);
+                        long s = System.nanoTime();
+                        run(agent, dd);
+                        double seconds = (System.nanoTime() - s) / 1e9;
+                        speed[d][i] = DD_MIB / seconds;
+                        cpu[d][i] = (hostCpuNanos(qemuPid) - cpu0) / 1e6 / DD_MIB;
+                    }
+                }
+                for (int d = 0; d < 2; d++) {
+                    report("dd " + op + " " + devices[d][0], speed[d], "MiB/s");
+                    report("   host CPU per MiB, " + devices[d][0], cpu[d], "ms");
+                }
+                System.out.printf("   ratio ours/QEMU (medians): %.2f%n", median(speed[0]) / median(speed[1]));
+            }
+        }
+    }
+
+    /** Runs a command, drains its output, returns the stdout byte count. */
+    private static long run(AgentClient agent, String... argv) throws Exception {
+        try (Execution e = agent.exec(ExecRequest.builder(argv).build())) {
+            byte[][] stderr = new byte[1][];
+            Thread err = Thread.ofVirtual().start(() -> {
+                try {
+                    stderr[0] = e.stderr().readAllBytes();
+                } catch (IOException ex) {
+                    stderr[0] = ex.toString().getBytes();
+                }
+            });
+            long n = drain(e.stdout());
+            err.join();
+            int code = e.waitFor().exitCode();
+            if (code != 0) {
+                throw new IllegalStateException(String.join(" ", argv) + " exited with " + code + ": " + new String(stderr[0]));
+            }
+            return n;
+        }
+    }
+
+    private static long drain(InputStream in) throws IOException {
+        byte[] buf = new byte[1 << 16];
+        long total = 0;
+        for (int n; (n = in.read(buf)) > 0; ) {
+            total += n;
+        }
+        return total;
+    }
+
+    /** CPU time of this JVM (the device back ends) plus QEMU's, in nanoseconds. */
+    private static long hostCpuNanos(long qemuPid) throws IOException {
+        long jvm = ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime();
+        String stat = Files.readString(Path.of("/proc/" + qemuPid + "/stat"));
+        String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+        long ticks = Long.parseLong(f[11]) + Long.parseLong(f[12]); // utime + stime
+        return jvm + ticks * 10_000_000L; // USER_HZ = 100
+    }
+
+    private static Path busyboxRoot(Path dir) throws Exception {
+        Path tree = Files.createDirectories(dir.resolve("tree/bin"));
+        for (String d : List.of("etc", "proc", "sys", "dev", "tmp", "run", "root")) {
+            Files.createDirectories(dir.resolve("tree").resolve(d));
+        }
+        Files.copy(Path.of("/bin/busybox"), tree.resolve("busybox"));
+        Process list = new ProcessBuilder("/bin/busybox", "--list").start();
+        for (String applet : new String(list.getInputStream().readAllBytes()).split("\n")) {
+            if (!applet.isBlank() && !applet.equals("busybox")) {
+                Files.createSymbolicLink(tree.resolve(applet.strip()), Path.of("busybox")); // relative: valid in the guest
+            }
+        }
+        list.waitFor();
+        Files.writeString(dir.resolve("tree/etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n");
+        Files.writeString(dir.resolve("tree/etc/group"), "root:x:0:\n");
+        Path image = dir.resolve("root.ext4");
+        Process p = new ProcessBuilder("/sbin/mke2fs", "-q", "-t", "ext4", "-d", dir.resolve("tree").toString(),
+                image.toString(), "64M").inheritIO().start();
+        if (p.waitFor() != 0) {
+            throw new IllegalStateException("mke2fs failed");
+        }
+        try (var raf = new java.io.RandomAccessFile(image.toFile(), "rw")) {
+            raf.setLength(512L * MIB); // room past the filesystem for raw dd
+        }
+        return image;
+    }
+
+    private static double median(double[] v) {
+        double[] s = v.clone();
+        Arrays.sort(s);
+        return s[s.length / 2];
+    }
+
+    private static void report(String what, double[] v, String unit) {
+        double[] s = v.clone();
+        Arrays.sort(s);
+        System.out.printf("%-52s median %8.2f %s  (min %.2f, max %.2f, n %d)%n", what, median(v), unit, s[0], s[s.length - 1], s.length);
+    }
+}

@@ -1,0 +1,69 @@
+package io.boxlite.disk.qcow2;
+
+import static org.junit.jupiter.api.Assertions.fail;
+
+import io.boxlite.disk.DiskImage;
+import java.nio.ByteBuffer;
+import java.util.Arrays;
+import java.util.Random;
+
+/** The expected content of a disk, kept in memory, and random operations applied to both. */
+final class DiskModel {
+    final byte[] bytes;
+
+    DiskModel(int size) {
+        bytes = new byte[size];
+    }
+
+    DiskModel(byte[] initial) {
+        bytes = initial.clone();
+    }
+
+    void write(long offset, byte[] data) {
+        System.arraycopy(data, 0, bytes, (int) offset, data.length);
+    }
+
+    void zero(long offset, long length) {
+        Arrays.fill(bytes, (int) offset, (int) (offset + length), (byte) 0);
+    }
+
+    static byte[] randomBytes(Random rnd, int n) {
+        byte[] b = new byte[n];
+        rnd.nextBytes(b);
+        return b;
+    }
+
+    /** Reads the whole disk in random chunk sizes and compares it with the model. */
+    void assertMatches(DiskImage disk, Random rnd) {
+        long pos = 0;
+        while (pos < bytes.length) {
+            int n = (int) Math.min(bytes.length - pos, 1 + rnd.nextInt(300_000));
+            ByteBuffer buf = rnd.nextBoolean() ? ByteBuffer.allocate(n) : ByteBuffer.allocateDirect(n);
+            disk.read(pos, buf);
+            if (buf.hasRemaining()) {
+                fail("read did not fill the buffer at " + pos);
+            }
+            buf.flip();
+            byte[] got = new byte[n];
+            buf.get(got);
+            assertRange(got, pos);
+            pos += n;
+        }
+    }
+
+    void assertEqualsBytes(byte[] actual) {
+        if (actual.length < bytes.length) {
+            fail("image is " + actual.length + " bytes, expected " + bytes.length);
+        }
+        assertRange(Arrays.copyOf(actual, bytes.length), 0);
+    }
+
+    private void assertRange(byte[] got, long pos) {
+        int mismatch = Arrays.mismatch(got, 0, got.length, bytes, (int) pos, (int) pos + got.length);
+        if (mismatch >= 0) {
+            long at = pos + mismatch;
+            fail("content differs at byte " + at + " (sector " + at / 512 + "): got "
+                    + (got[mismatch] & 0xff) + ", expected " + (bytes[(int) at] & 0xff));
+        }
+    }
+}

@@ -1,0 +1,173 @@
+package io.boxlite.rootfs;
+
+import io.boxlite.Options;
+import io.boxlite.UnsupportedException;
+import io.boxlite.home.BoxliteHome;
+import io.boxlite.oci.ImageException;
+import io.boxlite.oci.store.ImageRecord;
+import io.boxlite.oci.store.ImageStore;
+import io.boxlite.rootfs.TestImages.Layer;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.function.Function;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Hostile layers: each is refused with the layer and entry named, and nothing is left. */
+class MaliciousLayerTest {
+    @TempDir
+    Path tmp;
+
+    private BoxliteHome home;
+    private ImageStore store;
+    private Path outside;
+
+    @BeforeEach
+    void setUp() throws IOException {
+        home = BoxliteHome.resolve(Options.builder().home(tmp.resolve("home")).build());
+        store = ImageStore.open(home);
+        outside = Files.createDirectories(tmp.resolve("outside"));
+    }
+
+    @AfterEach
+    void tearDown() {
+        store.close();
+    }
+
+    /** A case: the layers (given the outside directory) and the entry the error must name. */
+    record Case(String name, Function<Path, List<RawTar>> layers, String entry) {
+        @Override
+        public String toString() {
+            return name;
+        }
+    }
+
+    static Stream<Arguments> unsafeLayers() {
+        return Stream.of(
+                new Case("dot-dot name", o -> List.of(new RawTar().file("../evil", "x")),
+                        "../evil"),
+                new Case("dot-dot in the middle", o -> List.of(new RawTar().dir("a")
+                        .file("a/../../evil", "x")), "a/../../evil"),
+                new Case("absolute name", o -> List.of(new RawTar().file(o + "/evil", "x")),
+                        "outside/evil"),
+                new Case("write through a symlink of the same layer", o -> List.of(new RawTar()
+                        .symlink("link", o.toString()).file("link/evil", "x")), "link/evil"),
+                new Case("write through a relative symlink", o -> List.of(new RawTar()
+                        .symlink("up", "../../../../../../../..").file("up/evil", "x")),
+                        "up/evil"),
+                new Case("write through a symlink of an earlier layer", o -> List.of(
+                        new RawTar().dir("etc").symlink("etc/conf", o.toString()),
+                        new RawTar().file("etc/conf/evil", "x")), "etc/conf/evil"),
+                new Case("directory through a symlink", o -> List.of(new RawTar()
+                        .symlink("link", o.toString()).dir("link/sub")), "link/sub"),
+                new Case("hard link with dot-dot", o -> List.of(new RawTar()
+                        .hardlink("h", "../../../../etc/passwd")), "h"),
+                new Case("hard link to an absolute path", o -> List.of(new RawTar()
+                        .hardlink("h", "/etc/passwd")), "h"),
+                new Case("hard link through a symlink", o -> List.of(new RawTar()
+                        .symlink("root", "/").hardlink("h", "root/etc/passwd")), "h"),
+                new Case("hard link to a missing file", o -> List.of(new RawTar()
+                        .hardlink("h", "nothing-here")), "h"),
+                new Case("hard link to itself", o -> List.of(new RawTar().hardlink("h", "h")),
+                        "h"),
+                new Case("hard link to a directory", o -> List.of(new RawTar().dir("d")
+                        .hardlink("h", "d")), "h"),
+                new Case("whiteout through a symlink", o -> List.of(new RawTar()
+                        .symlink("link", o.toString()).file("link/.wh.victim", "")),
+                        "link/.wh.victim"),
+                new Case("whiteout of dot-dot", o -> List.of(new RawTar().dir("a")
+                        .file("a/.wh..", "")), "a/.wh.."),
+                new Case("non-directory root entry", o -> List.of(new RawTar().symlink("./", "x")),
+                        "./"),
+                new Case("newline in a name", o -> List.of(new RawTar().file("a\nb", "x")),
+                        "a\\x0ab"))
+                .map(Arguments::of);
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("unsafeLayers")
+    void anUnsafeLayerIsRefusedAndLeavesNothing(Case c) throws IOException {
+        Path victim = Files.writeString(outside.resolve("victim"), "intact");
+        List<Layer> layers = c.layers().apply(outside).stream().map(Layer::gzip).toList();
+        ImageRecord image = TestImages.image(store, tmp, "evil", layers);
+        var builder = RootfsBuilder.create(store);
+        var e = assertThrows(UnsafeLayerException.class, () -> builder.build(image));
+        assertTrue(e.getMessage().contains("Layer sha256:"), e.getMessage());
+        assertTrue(e.getMessage().contains("entry '") && e.getMessage().contains(c.entry() + "'"),
+                "the error names the entry: " + e.getMessage());
+        assertEquals("intact", Files.readString(victim));
+        try (var left = Files.list(outside)) {
+            assertEquals(List.of(victim), left.toList(), "nothing was written outside");
+        }
+        assertNothingLeft(builder, image);
+    }
+
+    @Test
+    void aFileReplacingASymlinkReplacesTheLinkNotItsTarget() throws IOException {
+        Path victim = Files.writeString(outside.resolve("victim"), "intact");
+        ImageRecord image = TestImages.image(store, tmp, "replace", List.of(
+                Layer.gzip(new RawTar().symlink("f", victim.toString())),
+                Layer.gzip(new RawTar().file("f", "new content"))));
+        Rootfs rootfs = RootfsBuilder.create(store).build(image);
+        assertEquals("intact", Files.readString(victim));
+        var fs = new Ext4Inspector(rootfs.image());
+        assertEquals(0100644, fs.walk().get("/f").mode());
+        assertEquals("new content", new String(fs.cat("/f")));
+    }
+
+    @Test
+    void aCorruptHeaderIsAClearError() {
+        ImageRecord image = TestImages.image(store, tmp, "corrupt", List.of(Layer.gzip(
+                new RawTar().file("ok", "fine").corruptHeader("bad"))));
+        var builder = RootfsBuilder.create(store);
+        var e = assertThrows(ImageException.class, () -> builder.build(image));
+        assertTrue(e.getMessage().contains("bad checksum"), e.getMessage());
+        assertNothingLeft(builder, image);
+    }
+
+    @Test
+    void aTruncatedLayerIsAClearError() {
+        var tar = new RawTar().file("big", 0644, 0, 0, new byte[5000]);
+        byte[] cut = tar.truncated(2048);
+        var layer = new Layer(io.boxlite.oci.MediaTypes.OCI_LAYER, cut, cut);
+        ImageRecord image = TestImages.image(store, tmp, "truncated", List.of(layer));
+        var builder = RootfsBuilder.create(store);
+        var e = assertThrows(ImageException.class, () -> builder.build(image));
+        assertTrue(e.getMessage().contains("truncated") && e.getMessage().contains("'big'"),
+                e.getMessage());
+        assertNothingLeft(builder, image);
+    }
+
+    @Test
+    void aSparseFileIsRefusedAsUnsupported() {
+        var tar = new RawTar().entry("sparse", 'S', 0644, 0, 0, new byte[0], "", 0, 0);
+        ImageRecord image = TestImages.image(store, tmp, "sparse", List.of(Layer.gzip(tar)));
+        var builder = RootfsBuilder.create(store);
+        var e = assertThrows(UnsupportedException.class, () -> builder.build(image));
+        assertTrue(e.getMessage().contains("sparse"), e.getMessage());
+        assertNothingLeft(builder, image);
+    }
+
+    private void assertNothingLeft(RootfsBuilder builder, ImageRecord image) {
+        assertFalse(Files.exists(builder.basePath(image.manifestDigest())));
+        try (var entries = Files.list(home.tmp())) {
+            assertEquals(List.of(), entries.map(p -> p.getFileName().toString())
+                    .filter(n -> n.startsWith("staging-")).toList(), "nothing left in tmp/");
+        } catch (IOException e) {
+            throw new AssertionError(e);
+        }
+    }
+}
