@@ -18,7 +18,7 @@ import io.boxlite.home.SocketPaths;
 import io.boxlite.oci.store.FileLocks;
 import io.boxlite.oci.store.ImageRecord;
 import io.boxlite.runtime.disk.BoxDisks;
-import io.boxlite.runtime.disk.Ext4Bases;
+import io.boxlite.rootfs.RootfsBuilder;
 
 import java.io.IOException;
 import java.io.OutputStream;
@@ -62,7 +62,6 @@ public final class BoxHost {
     private final Path dir;
     private final CompletableFuture<BoxStatus> stopped = new CompletableFuture<>();
     private FileLocks.Held hostLock;
-    private DiskImage disk;
     private BoxVm vm;
     private AgentClient agent;
     private HostServer server;
@@ -112,15 +111,16 @@ public final class BoxHost {
             if (!BoxDisks.exists(dir)) {
                 BoxRuntime.requireSpace(dir, 64L << 20, "create the disk of box " + config.id());
                 ImageRecord image = runtime.imageRecord(config);
-                Path base = Ext4Bases.base(runtime.home(), runtime.images(), image, runtime.scratch());
+                Path base = RootfsBuilder.create(runtime.images()).build(image).image();
                 stage("stage_image_prepare_ms", t);
                 t = System.nanoTime();
-                BoxDisks.prepare(dir, base, config.options().diskSizeGb());
+                BoxDisks.prepare(dir, base);
             }
-            disk = BoxDisks.open(dir);
+            DiskImage disk = BoxDisks.open(dir);
             stage("stage_guest_rootfs_ms", t);
 
             t = System.nanoTime();
+            // the engine owns the disk from here on, and closes it (flushing) with the VM
             vm = engine.boot(new BoxEngine.VmSpec(config.options().cpus(), config.options().memoryMib(), disk,
                     dir.resolve("vm")), reason -> LOG.log(System.Logger.Level.DEBUG, "box {0}: {1}", config.id(), reason));
             stage("stage_box_spawn_ms", t);
@@ -353,13 +353,6 @@ public final class BoxHost {
         }
         if (vm != null) {
             vm.close();
-        }
-        if (disk != null) {
-            try {
-                disk.close();
-            } catch (Exception e) {
-                LOG.log(System.Logger.Level.WARNING, "Closing the disk of box " + config.id() + ": " + e);
-            }
         }
         SocketPaths.resolve(runtime.env()).release(dir.resolve("sockets"));
         if (hostLock != null) {

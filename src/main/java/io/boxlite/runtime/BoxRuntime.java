@@ -26,6 +26,7 @@ import io.boxlite.oci.registry.RegistryOptions;
 import io.boxlite.oci.store.FileLocks;
 import io.boxlite.oci.store.ImageRecord;
 import io.boxlite.oci.store.ImageStore;
+import io.boxlite.rootfs.RootfsBuilder;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -223,6 +224,11 @@ public final class BoxRuntime implements AutoCloseable {
         if (o.diskSizeGb() < 0 || o.diskSizeGb() > 64 * 1024) {
             throw new InvalidArgumentException("diskSizeGb: must be within 0..65536 (0 = the image's size), got "
                     + o.diskSizeGb());
+        }
+        if (o.diskSizeGb() > 0) {
+            throw new UnsupportedException("diskSizeGb: choosing the root disk's size is not supported yet (the "
+                    + "guest cannot grow its root filesystem yet); boxes get the image's size plus "
+                    + RootfsBuilder.DEFAULT_HEADROOM / (1 << 20) + " MiB free");
         }
         if (o.rootfsPath().isEmpty()) {
             try {

@@ -128,6 +128,8 @@ class BoxStoreTest {
                     .getMessage().startsWith("ports:"));
             assertTrue(assertThrows(UnsupportedException.class, () -> runtime.create(busybox()
                     .network(NetworkMode.ENABLED).build())).getMessage().startsWith("network:"));
+            assertTrue(assertThrows(UnsupportedException.class, () -> runtime.create(busybox().diskSizeGb(5).build()))
+                    .getMessage().startsWith("diskSizeGb:"));
             assertTrue(runtime.list().isEmpty(), "nothing was created");
         }
     }
