@@ -73,6 +73,18 @@ class SimpleBoxTest {
                 }
                 assertEquals(List.of("one", "two"), lines);
 
+                try (Execution tty = box.box().exec(BoxCommand.builder("sh").args("-c", "read x; stty size")
+                        .tty(24, 80).build())) {
+                    tty.resizeTty(40, 120);
+                    tty.stdin().write("go\n".getBytes(StandardCharsets.UTF_8));
+                    String out = new String(tty.stdout().readAllBytes(), StandardCharsets.UTF_8);
+                    assertTrue(out.contains("40 120"), "the resized terminal: " + out);
+                    assertEquals(0, tty.waitFor().exitCode());
+                }
+
+                assertEquals("async\n", box.execAsync("echo", "async").get().stdout());
+                assertEquals(BoxState.RUNNING, box.box().infoAsync().get().state());
+
                 ExecResult slow = box.exec(BoxCommand.builder("sleep").arg("30").timeout(Duration.ofMillis(500)).build());
                 assertTrue(slow.timedOut(), slow.toString());
 
