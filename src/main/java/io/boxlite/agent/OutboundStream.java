@@ -124,6 +124,11 @@ final class OutboundStream extends OutputStream {
         writeOrder.lock();
         try {
             channel.send(FrameType.EOF, StreamId.STDIN, new byte[0]);
+        } catch (IOException gone) {
+            // The agent closes the channel right after EXIT; if that beat the EXIT frame to
+            // this thread, the command is over and EOF has nobody to tell.
+            System.getLogger(OutboundStream.class.getName()).log(System.Logger.Level.DEBUG,
+                    "stdin EOF not sent, the channel is gone: {0}", gone.toString());
         } finally {
             writeOrder.unlock();
         }

@@ -5,7 +5,10 @@ import io.boxlite.agent.AgentClient;
 import io.boxlite.agent.ExecRequest;
 import io.boxlite.agent.Execution;
 import io.boxlite.agent.GuestAgentBinary;
+import io.boxlite.disk.DiskImage;
 import io.boxlite.disk.RawDiskImage;
+import io.boxlite.disk.qcow2.BackingFormat;
+import io.boxlite.disk.qcow2.Qcow2Image;
 import io.boxlite.engine.qemu.QemuGuest;
 import io.boxlite.guest.Initramfs;
 import io.boxlite.home.BoxliteHome;
@@ -28,7 +31,8 @@ import java.util.Map;
  * files of the same kind on the same filesystem, rounds interleaved. Block figures also give host
  * CPU (this JVM + QEMU) per MiB moved, since under TCG the emulated guest CPU dominates wall time.
  *
- * <p>Usage: {@code bench/run qemu-box [rounds]}. Prints medians and min–max.
+ * <p>Usage: {@code bench/run qemu-box [rounds] [raw|qcow2]}: with {@code qcow2} both devices use
+ * qcow2 images (ours through our qcow2 engine, QEMU's through its own). Prints medians and min–max.
  */
 public final class QemuBoxBench {
     private static final int MIB = 1 << 20;
@@ -39,18 +43,31 @@ public final class QemuBoxBench {
 
     public static void main(String[] args) throws Exception {
         int rounds = args.length > 0 ? Integer.parseInt(args[0]) : 5;
+        boolean qcow2 = args.length > 1 && args[1].equals("qcow2");
         Path dir = Files.createTempDirectory("boxlite-bench-");
         GuestKernel kernel = GuestKernel.locate(Options.defaults());
         BoxliteHome home = BoxliteHome.resolve(Options.builder().home(dir.resolve("home")).build()).open();
         Path initramfs = Initramfs.of(kernel, GuestAgentBinary.bytes(), Initramfs.BOX_MODULES, Map.of()).build(home);
         Path root = busyboxRoot(dir);
-        Path qemuDisk = dir.resolve("qemu-disk.raw");
-        try (var raf = new java.io.RandomAccessFile(qemuDisk.toFile(), "rw")) {
-            raf.setLength(512L * MIB); // sparse, like the root image
+        Path qemuDisk = dir.resolve(qcow2 ? "qemu-disk.qcow2" : "qemu-disk.raw");
+        DiskImage rootDisk;
+        if (qcow2) {
+            // Both devices on qcow2 made by our engine: ours an overlay of the ext4 root, QEMU's a
+            // fresh image; blocks past 256 MiB are allocated by the first write round in each.
+            Path overlay = dir.resolve("root.qcow2");
+            Qcow2Image.createOverlay(overlay, root.getFileName().toString(), BackingFormat.RAW, 512L * MIB);
+            Qcow2Image.create(qemuDisk, 512L * MIB, Qcow2Image.DEFAULT_CLUSTER_SIZE);
+            rootDisk = Qcow2Image.open(overlay);
+        } else {
+            try (var raf = new java.io.RandomAccessFile(qemuDisk.toFile(), "rw")) {
+                raf.setLength(512L * MIB); // sparse, like the root image
+            }
+            rootDisk = RawDiskImage.open(root, false);
         }
+        System.out.println("disk format: " + (qcow2 ? "qcow2" : "raw"));
         QemuGuest.Spec spec = new QemuGuest.Spec(Path.of("/usr/bin/qemu-system-x86_64"), false, 1, 512,
-                kernel.vmlinuz(), initramfs, RawDiskImage.open(root, false), dir.resolve("box"), List.of(),
-                List.of("-drive", "file=" + qemuDisk + ",format=raw,if=none,id=qemublk,cache=writeback",
+                kernel.vmlinuz(), initramfs, rootDisk, dir.resolve("box"), List.of(),
+                List.of("-drive", "file=" + qemuDisk + ",format=" + (qcow2 ? "qcow2" : "raw") + ",if=none,id=qemublk,cache=writeback",
                         "-device", "virtio-blk-device,drive=qemublk"));
         long t0 = System.nanoTime();
         try (QemuGuest guest = QemuGuest.start(spec, reason -> { });
