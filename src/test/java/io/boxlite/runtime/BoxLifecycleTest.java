@@ -77,6 +77,26 @@ class BoxLifecycleTest {
     }
 
     @Test
+    void aBoxWhoseEngineDiesIsRecordedAsFailedByItsHostAndCanStartAgain() throws Exception {
+        try (Boxlite runtime = open()) {
+            Box box = runtime.create(BoxOptions.builder().image(BoxTestSupport.IMAGE).memoryMib(256).autoRemove(false)
+                    .build(), "fragile");
+            box.start();
+            long qemu = runtime.core().enginePid(box.id()).orElseThrow();
+            ProcessHandle.of(qemu).orElseThrow().destroyForcibly();
+            long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+            while (box.info().state() == BoxState.RUNNING && System.nanoTime() < deadline) {
+                Thread.sleep(100);
+            }
+            BoxInfo failed = box.info();
+            assertEquals(BoxState.FAILED, failed.state(), failed.toString());
+            assertTrue(failed.error().orElseThrow().contains("exited unexpectedly"), failed.toString());
+            assertEquals("again\n", run(box, "echo", "again"), "a failed box starts again");
+            runtime.remove("fragile", true);
+        }
+    }
+
+    @Test
     void aDetachedBoxOutlivesItsCreatorIsReattachedAndIsRecoveredAfterItsHostIsKilled() throws Exception {
         String java = ProcessHandle.current().info().command().orElseThrow();
         Process creator = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "-cp",
