@@ -35,7 +35,7 @@ final class InnerQemuBoot {
                 "-M", "microvm,x-option-roms=off,isa-serial=on,rtc=on", "-accel", "kvm", "-cpu", "host",
                 "-smp", Integer.toString(cpus), "-m", Long.toString(memoryMib), "-nodefaults", "-no-user-config",
                 "-nographic", "-serial", "stdio", "-kernel", kernel.toString(), "-initrd", initrd.toString(),
-                "-append", InnerBoot.CMDLINE, "-no-reboot");
+                "-append", InnerBoot.BENCH_CMDLINE, "-no-reboot");
     }
 
     static Result run(List<String> command, Duration timeout, PrintStream echo) throws InterruptedException {

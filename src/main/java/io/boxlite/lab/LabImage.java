@@ -319,9 +319,11 @@ public final class LabImage {
 
     private static void removeOtherImages(Path cacheDir, Path keep) throws IOException {
         try (DirectoryStream<Path> ds = Files.newDirectoryStream(cacheDir, "outer-*.cpio")) {
+            long cutoff = System.currentTimeMillis() - java.util.concurrent.TimeUnit.HOURS.toMillis(1);
             for (Path p : ds) {
-                if (!p.equals(keep)) {
-                    Files.deleteIfExists(p); // each image is ~150 MB; keep only the current one
+                // each image is ~170 MB: keep the current one, and others that a concurrent lab may still boot
+                if (!p.equals(keep) && Files.getLastModifiedTime(p).toMillis() < cutoff) {
+                    Files.deleteIfExists(p);
                 }
             }
         }

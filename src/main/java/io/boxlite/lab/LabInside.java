@@ -97,17 +97,20 @@ public final class LabInside {
     private boolean boot(String phase, int cpus) throws Exception {
         byte[] kernel = Files.readAllBytes(dir.resolve("vmlinuz"));
         byte[] initrd = Files.readAllBytes(dir.resolve("marker.cpio.gz"));
-        InnerBoot.Result r = InnerBoot.run(kernel, initrd, cpus, MEMORY_MIB, BOOT_TIMEOUT, out, "inner" + cpus + "| ");
+        InnerBoot.Result r = InnerBoot.run(kernel, initrd, InnerBoot.CMDLINE, cpus, MEMORY_MIB, BOOT_TIMEOUT, out,
+                "inner" + cpus + "| ");
         if (r.stalled()) {
             out.println("LAB-STALL " + phase + " " + r.describe() + " — retrying once");
-            r = InnerBoot.run(kernel, initrd, cpus, MEMORY_MIB, BOOT_TIMEOUT, out, "inner" + cpus + "-retry| ");
+            r = InnerBoot.run(kernel, initrd, InnerBoot.CMDLINE, cpus, MEMORY_MIB, BOOT_TIMEOUT, out,
+                    "inner" + cpus + "-retry| ");
         }
-        if (!r.passed()) {
+        boolean passed = r.passed() && r.exit() instanceof VmExit.GuestReset; // reboot=k: the i8042 reset
+        if (!passed) {
             out.println("--- " + phase + ": last inner console lines ---");
             out.println(r.consoleTail());
             out.println("--- end ---");
         }
-        return verdict(phase, r.passed(), r.describe());
+        return verdict(phase, passed, r.describe());
     }
 
     private boolean box(String phase) throws Exception {
@@ -230,7 +233,8 @@ public final class LabInside {
     private boolean once(int cpus) throws Exception {
         byte[] kernel = Files.readAllBytes(dir.resolve("vmlinuz"));
         byte[] initrd = Files.readAllBytes(dir.resolve("marker.cpio.gz"));
-        InnerBoot.Result r = InnerBoot.run(kernel, initrd, cpus, MEMORY_MIB, BOOT_TIMEOUT, out, "once| ");
+        InnerBoot.Result r = InnerBoot.run(kernel, initrd, InnerBoot.BENCH_CMDLINE, cpus, MEMORY_MIB, BOOT_TIMEOUT, out,
+                "once| ");
         return verdict("once:" + cpus, r.passed(), r.describe());
     }
 
@@ -247,7 +251,8 @@ public final class LabInside {
         byte[] initrd = Files.readAllBytes(dir.resolve("marker.cpio.gz"));
         PrintStream quiet = new PrintStream(java.io.OutputStream.nullOutputStream());
         // warm-up: the JVM's first VM pays class loading and FFM linking once; a library user pays it once too
-        InnerBoot.Result warm = InnerBoot.run(kernel, initrd, 1, MEMORY_MIB, BOOT_TIMEOUT, quiet, "");
+        InnerBoot.Result warm = InnerBoot.run(kernel, initrd, InnerBoot.BENCH_CMDLINE, 1, MEMORY_MIB, BOOT_TIMEOUT,
+                quiet, "");
         bench("ours-warmup", warm.passed(), warm.markerMillis(), warm.exitMillis());
         boolean ok = warm.passed();
         for (int i = 0; i < rounds; i++) {
@@ -256,7 +261,8 @@ public final class LabInside {
                 long scrubbed = MemoryScrub.scrub(256);
                 progress("round " + i + (oursNow ? " ours" : " qemu") + " (scrubbed " + (scrubbed >> 20) + " MiB)");
                 if (oursNow) {
-                    InnerBoot.Result r = InnerBoot.run(kernel, initrd, 1, MEMORY_MIB, BOOT_TIMEOUT, quiet, "");
+                    InnerBoot.Result r = InnerBoot.run(kernel, initrd, InnerBoot.BENCH_CMDLINE, 1, MEMORY_MIB,
+                            BOOT_TIMEOUT, quiet, "");
                     ok &= bench("ours-vm", r.passed(), r.markerMillis(), r.exitMillis());
                 } else {
                     InnerQemuBoot.Result r = InnerQemuBoot.run(qemuCommand, BOOT_TIMEOUT, quiet);

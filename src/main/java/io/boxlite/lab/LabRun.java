@@ -29,7 +29,7 @@ public final class LabRun {
     /** How the outer guest runs. */
     public record Settings(Path qemu, int cpus, long memoryMib, Duration deadline, Duration stallTimeout) {
         public static Settings defaults(Duration deadline) {
-            return new Settings(LabImage.QEMU, 2, 3072, deadline, Duration.ofSeconds(420));
+            return new Settings(LabImage.QEMU, 2, 2560, deadline, Duration.ofSeconds(420));
         }
     }
 
@@ -110,6 +110,9 @@ public final class LabRun {
         } catch (IOException e) {
             throw new BoxliteException(ErrorCode.ENGINE, "cannot start " + s.qemu() + " for the lab: " + e.getMessage(), e);
         }
+        Process qemu = p;
+        Thread reaper = new Thread(qemu::destroyForcibly, "lab-qemu-reaper"); // no orphaned QEMU if we are killed
+        Runtime.getRuntime().addShutdownHook(reaper);
         List<Verdict> verdicts = new ArrayList<>();
         List<String> bench = new ArrayList<>();
         boolean done = false;
@@ -157,6 +160,11 @@ public final class LabRun {
             if (p.isAlive() && !p.waitFor(done ? 30 : 0, TimeUnit.SECONDS)) {
                 p.destroyForcibly();
                 p.waitFor(10, TimeUnit.SECONDS);
+            }
+            try {
+                Runtime.getRuntime().removeShutdownHook(reaper);
+            } catch (IllegalStateException shuttingDown) {
+                // the hook runs anyway
             }
         }
         Duration wall = Duration.ofNanos(System.nanoTime() - t0);

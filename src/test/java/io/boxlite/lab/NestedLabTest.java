@@ -41,6 +41,7 @@ class NestedLabTest {
         }
         LabRun.Verdict boot2 = outcome.verdicts().stream().filter(x -> x.phase().equals("boot:2")).findFirst().orElseThrow();
         assertTrue(boot2.facts().contains("reported_cpus=2"), "the inner init saw both CPUs: " + boot2.facts());
+        assertTrue(boot2.facts().contains("exit=GuestReset"), "the guest's reboot=k reset ended the VM: " + boot2.facts());
         LabRun.Verdict box = outcome.verdicts().stream().filter(x -> x.phase().equals("box")).findFirst().orElseThrow();
         assertTrue(box.facts().contains("token_on_disk=yes"), box.facts());
     }
