@@ -89,7 +89,7 @@ final class DebugCommand implements Callable<Integer> {
     @Command(name = "guest",
             mixinStandardHelpOptions = true,
             description = {"Run a freestanding test guest on /dev/kvm and show its output and host timings.",
-                    "Guests: boot-check, mmio, smp, spin, reset, triple-fault, exits."})
+                    "Guests: boot-check, mmio, smp, spin, reset, triple-fault, exits, virtio-blk (on a scratch disk)."})
     static final class Guest implements Callable<Integer> {
         @Spec
         CommandSpec spec;
@@ -111,7 +111,7 @@ final class DebugCommand implements Callable<Integer> {
         double timeoutSeconds;
 
         @Override
-        public Integer call() throws InterruptedException {
+        public Integer call() throws InterruptedException, java.io.IOException {
             TestGuest guest = TestGuest.named(name);
             PrintWriter out = spec.commandLine().getOut();
             int n = cpus != null ? cpus : guest == TestGuest.SMP ? 2 : 1;
@@ -122,6 +122,13 @@ final class DebugCommand implements Callable<Integer> {
             if (guest == TestGuest.BOOT_CHECK) {
                 config.initrd(TestGuest.sampleInitrd(8192, 1)).virtioMmio(new MmioDeviceInfo(ScratchDevice.ADDRESS,
                         ScratchDevice.SIZE, 5));
+            }
+            Path scratchDisk = null;
+            if (guest == TestGuest.VIRTIO_BLK) {
+                scratchDisk = java.nio.file.Files.createTempFile("boxlite-virtio-blk", ".raw");
+                java.nio.file.Files.write(scratchDisk, new byte[64 << 10]);
+                config.virtioDevice(new io.boxlite.vmm.devices.virtio.block.BlockDevice(
+                        io.boxlite.disk.RawDiskImage.open(scratchDisk, false), "debug-guest"));
             }
             boolean explicitTimeout = spec.commandLine().getParseResult().hasMatchedOption("--timeout");
             Duration timeout = guest == TestGuest.SPIN && !explicitTimeout ? Duration.ofSeconds(1)
@@ -141,6 +148,10 @@ final class DebugCommand implements Callable<Integer> {
                     case VmExit.Stopped st -> guest == TestGuest.SPIN ? 0 : Main.EXIT_RUNTIME_ERROR;
                     default -> Main.EXIT_RUNTIME_ERROR;
                 };
+            } finally {
+                if (scratchDisk != null) {
+                    java.nio.file.Files.deleteIfExists(scratchDisk);
+                }
             }
         }
     }

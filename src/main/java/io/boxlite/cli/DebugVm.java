@@ -30,6 +30,12 @@ final class DebugVm {
             out.printf(Locale.ROOT, "vCPU %d exits: %d PIO, %d MMIO, %d other, %d unclaimed, %d kicks%n", s.vcpu(),
                     s.pioExits(), s.mmioExits(), s.otherExits(), s.unclaimed(), s.interruptions());
         }
+        for (var slot : vm.virtioSlots()) {
+            var st = slot.stats();
+            out.printf(Locale.ROOT, "virtio-mmio 0x%x gsi %d (device type %d): %d ioeventfd kicks, %d kicks by exit, %d interrupts%n",
+                    slot.window().base(), slot.window().gsi(), slot.transport().device().deviceType(), st.ioeventfdKicks(),
+                    st.exitKicks(), st.interrupts());
+        }
         out.println("exit: " + describe(exit));
         boolean emulatorStopped = exit instanceof VmExit.Failed f && f.reason().contains("INTERNAL_ERROR");
         boolean silentTimeout = exit instanceof VmExit.Stopped && vm.config().console().bytesWritten() == 0;

@@ -29,7 +29,13 @@ public enum TestGuest {
     /** Empties the IDT and faults: a triple fault, KVM_EXIT_SHUTDOWN. */
     TRIPLE_FAULT("triple-fault"),
     /** Benchmark guest: "mode=pio|mmio count=N" exits, then done. */
-    EXITS("exits");
+    EXITS("exits"),
+    /**
+     * A minimal virtio-mmio driver for a block device in the first slot: reads sector 0 (reports
+     * its FNV-1a hash), writes sector 1 with {@code (i * 7 + 3) & 0xff}, kicks through QueueNotify,
+     * polls the used ring, checks the interrupt status; status = first failed step, 0 when all passed.
+     */
+    VIRTIO_BLK("virtio-blk");
 
     private final String guestName;
 

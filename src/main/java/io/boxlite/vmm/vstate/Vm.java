@@ -9,6 +9,7 @@ import io.boxlite.vmm.arch.x86_64.Arch;
 import io.boxlite.vmm.arch.x86_64.KernelCmdline;
 import io.boxlite.vmm.arch.x86_64.Layout;
 import io.boxlite.vmm.arch.x86_64.ZeroPage;
+import io.boxlite.vmm.arch.x86_64.acpi.MmioDeviceInfo;
 import io.boxlite.vmm.devices.legacy.BootTimer;
 import io.boxlite.vmm.devices.legacy.DebugExit;
 import io.boxlite.vmm.devices.legacy.I8042;
@@ -58,6 +59,7 @@ public final class Vm implements AutoCloseable {
     private final Bus mmio = new Bus("MMIO");
     private final List<Vcpu> vcpus = new ArrayList<>();
     private final List<VcpuFd> vcpuFds = new ArrayList<>();
+    private final List<VirtioMmioSlot> virtioSlots = new ArrayList<>();
     private final CompletableFuture<VmExit> exit = new CompletableFuture<>();
     private GuestMemory memory;
     private LoadedKernel kernel;
@@ -102,7 +104,9 @@ public final class Vm implements AutoCloseable {
             return new ZeroPage.Initrd(at, bytes.length);
         });
         KernelCmdline cmdline = KernelCmdline.withCapacity(Arch.cmdlineCapacity(kernel)).append(config.cmdline());
-        Arch.writeBootStructures(memory, kernel, cmdline, initrd, config.vcpus(), config.virtioMmio());
+        List<MmioDeviceInfo> announced = new ArrayList<>(config.virtioMmio());
+        announced.addAll(registerVirtioDevices(vm));
+        Arch.writeBootStructures(memory, kernel, cmdline, initrd, config.vcpus(), announced);
 
         registerLegacyDevices(vm);
 
@@ -125,6 +129,21 @@ public final class Vm implements AutoCloseable {
             cpu.start();
         }
         setupDoneNanos = System.nanoTime();
+    }
+
+    /** Places each configured virtio device in a slot and starts the kick loop; the windows to announce. */
+    private List<MmioDeviceInfo> registerVirtioDevices(VmFd vm) {
+        List<MmioDeviceInfo> windows = VirtioMmioSlot.place(config.virtioMmio(), config.virtioDevices().size());
+        for (int i = 0; i < windows.size(); i++) {
+            MmioDeviceInfo w = windows.get(i);
+            VirtioMmioSlot slot = own(VirtioMmioSlot.create(vm, memory, config.virtioDevices().get(i), w));
+            virtioSlots.add(slot);
+            mmio.register(w.base(), w.size(), slot);
+        }
+        if (!virtioSlots.isEmpty()) {
+            own(IoEventLoop.start(virtioSlots)); // closed before the slots: owned resources close in reverse
+        }
+        return windows;
     }
 
     private void registerLegacyDevices(VmFd vm) {
@@ -230,6 +249,11 @@ public final class Vm implements AutoCloseable {
 
     public List<VcpuStats> vcpuStats() {
         return vcpus.stream().map(Vcpu::stats).toList();
+    }
+
+    /** The virtio devices' slots, in configuration order. */
+    public List<VirtioMmioSlot> virtioSlots() {
+        return List.copyOf(virtioSlots);
     }
 
     public List<Vcpu> vcpus() {

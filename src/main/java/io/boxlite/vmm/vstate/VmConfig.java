@@ -5,6 +5,7 @@ import io.boxlite.NotFoundException;
 import io.boxlite.StorageException;
 import io.boxlite.vmm.arch.x86_64.acpi.MmioDeviceInfo;
 import io.boxlite.vmm.devices.legacy.ConsoleLog;
+import io.boxlite.vmm.devices.virtio.VirtioDevice;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -16,9 +17,11 @@ import java.util.Objects;
 import java.util.Optional;
 
 /**
- * What a {@link Vm} boots: kernel and initrd bytes, command line, vCPUs, memory, the console
- * and the virtio-mmio transports to announce. Built with {@link #builder()}; the image arrays
- * are shared, not copied: do not modify them.
+ * What a {@link Vm} boots: kernel and initrd bytes, command line, vCPUs, memory, the console,
+ * the virtio devices it serves over virtio-mmio ({@link #virtioDevices}: the VM places, wires and
+ * announces each) and extra virtio-mmio windows to announce only ({@link #virtioMmio}: for test
+ * devices registered by hand). Built with {@link #builder()}; the image arrays are shared, not
+ * copied: do not modify them.
  *
  * {@snippet :
  * VmConfig config = VmConfig.builder().kernel(Path.of("vmlinuz")).initrd(Path.of("initrd.gz"))
@@ -26,7 +29,8 @@ import java.util.Optional;
  * }
  */
 public record VmConfig(int vcpus, long memoryMib, byte[] kernel, String kernelName, Optional<byte[]> initrd,
-                       String cmdline, ApStart apStart, ConsoleLog console, List<MmioDeviceInfo> virtioMmio) {
+                       String cmdline, ApStart apStart, ConsoleLog console, List<MmioDeviceInfo> virtioMmio,
+                       List<VirtioDevice> virtioDevices) {
     /** Console on COM1, reboot through the i8042 (how the guest exits), no reboot loop on panic. */
     public static final String DEFAULT_LINUX_CMDLINE = "console=ttyS0 reboot=k panic=-1 pci=off";
     /** vCPUs KVM reports as recommended maximum here can be more; keep a sane cap. */
@@ -49,6 +53,11 @@ public record VmConfig(int vcpus, long memoryMib, byte[] kernel, String kernelNa
             throw new InvalidArgumentException("guest memory must be 8 MiB – 1 TiB: " + memoryMib + " MiB");
         }
         virtioMmio = List.copyOf(virtioMmio);
+        virtioDevices = List.copyOf(virtioDevices);
+        if (virtioMmio.size() + virtioDevices.size() > VirtioMmioSlot.MAX_SLOTS) {
+            throw new InvalidArgumentException("at most " + VirtioMmioSlot.MAX_SLOTS + " virtio-mmio devices fit the "
+                    + "legacy interrupt lines: " + (virtioMmio.size() + virtioDevices.size()) + " given");
+        }
     }
 
     public static Builder builder() {
@@ -66,6 +75,7 @@ public record VmConfig(int vcpus, long memoryMib, byte[] kernel, String kernelNa
         private ApStart apStart = ApStart.WAIT_FOR_SIPI;
         private ConsoleLog console;
         private final List<MmioDeviceInfo> virtio = new ArrayList<>();
+        private final List<VirtioDevice> devices = new ArrayList<>();
 
         public Builder vcpus(int n) {
             this.vcpus = n;
@@ -121,12 +131,23 @@ public record VmConfig(int vcpus, long memoryMib, byte[] kernel, String kernelNa
             return this;
         }
 
+        /**
+         * Serves {@code device} to the guest on a virtio-mmio transport: the VM gives it the next
+         * free window and interrupt line, announces it in the DSDT, kicks it through an ioeventfd
+         * and interrupts through an irqfd. Devices keep their order (the first is the guest's
+         * first virtio-mmio device, e.g. {@code /dev/vda}). The VM resets the device when it closes.
+         */
+        public Builder virtioDevice(VirtioDevice device) {
+            devices.add(Objects.requireNonNull(device, "device"));
+            return this;
+        }
+
         public VmConfig build() {
             if (kernel == null) {
                 throw new InvalidArgumentException("no kernel given");
             }
             return new VmConfig(vcpus, memoryMib, kernel, kernelName, Optional.ofNullable(initrd), cmdline, apStart,
-                    console == null ? ConsoleLog.inMemory(64 << 10) : console, virtio);
+                    console == null ? ConsoleLog.inMemory(64 << 10) : console, virtio, devices);
         }
 
         private static byte[] readFile(Path path, String what) {

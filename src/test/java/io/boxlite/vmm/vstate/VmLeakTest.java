@@ -37,6 +37,30 @@ class VmLeakTest {
     }
 
     @Test
+    void vmsServingVirtioDevicesLeaveNoEventfdEpollOrKickThread() throws Exception {
+        virtioCycle();
+        Snapshot before = Snapshot.take();
+        for (int i = 0; i < 10; i++) {
+            virtioCycle();
+        }
+        Snapshot after = Snapshot.take();
+        assertEquals(before.fds(), after.fds(), "descriptors by kind (eventfd, eventpoll, kvm-vm…)");
+        assertEquals(0, Thread.getAllStackTraces().keySet().stream()
+                .filter(t -> t.getName().startsWith("boxlite-virtio-kicks")).count(), "kick threads left");
+    }
+
+    private static void virtioCycle() throws InterruptedException {
+        try (Vm vm = Vm.create(VmConfig.builder().kernel(TestGuest.SPIN.image(), "spin").memoryMib(RAM_MIB)
+                .virtioDevice(new io.boxlite.vmm.devices.virtio.vsock.VsockDevice(3))
+                .virtioDevice(new io.boxlite.vmm.devices.virtio.vsock.VsockDevice(4)).build())) {
+            assertEquals(2, vm.virtioSlots().size());
+            vm.start();
+            Thread.sleep(5);
+            vm.stop();
+        }
+    }
+
+    @Test
     void closingAVmThatWasNeverStartedEndsItsPausedVcpuThreads() throws Exception {
         try (Vm vm = Vm.create(VmConfig.builder().kernel(TestGuest.SPIN.image(), "spin").memoryMib(RAM_MIB).vcpus(2)
                 .build())) {
