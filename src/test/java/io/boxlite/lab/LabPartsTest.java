@@ -96,6 +96,39 @@ class LabPartsTest {
         assertTrue(stopped.stalled());
     }
 
+    @Test
+    void aSilentOuterRunIsCutShortKeptAsStalledAndRetriedOnce(@TempDir Path dir) throws Exception {
+        Path qemu = fakeQemu(dir, "echo LAB-OUTER up\nexec sleep 60");
+        List<String> lines = new ArrayList<>();
+        LabRun.Report r = LabRun.runWithRetry(new LabRun.Settings(qemu, 1, 64, Duration.ofSeconds(30), Duration.ofSeconds(1)),
+                dir.resolve("vmlinuz"), dir.resolve("outer.cpio"), List.of("boot:1"), dir.resolve("lab.log"), lines::add);
+        assertFalse(r.completed());
+        assertEquals(2, r.attempts());
+        assertTrue(r.problem().startsWith("stalled twice: first no console output for 1 s"), r.problem());
+        assertTrue(Files.readString(dir.resolve("lab.log.stalled")).contains("LAB-OUTER up"), "the first log is kept");
+        assertTrue(lines.stream().anyMatch(l -> l.contains("retrying once")), lines.toString());
+        assertTrue(r.wall().toSeconds() < 20, "cut short, not run to the deadline: " + r.wall());
+    }
+
+    @Test
+    void aRunThatReachesLabDoneCompletesWithItsVerdictsAndSeesTheCommandLine(@TempDir Path dir) throws Exception {
+        Path qemu = fakeQemu(dir, "case \"$*\" in *boxlite.lab=boot:1,box*) echo 'LAB-RESULT boot:1 PASS cpus=1';;"
+                + " esac\necho 'LAB-RESULT box FAIL threw'\necho LAB-DONE");
+        LabRun.Report r = LabRun.runWithRetry(new LabRun.Settings(qemu, 1, 64, Duration.ofSeconds(30), Duration.ofSeconds(10)),
+                dir.resolve("vmlinuz"), dir.resolve("outer.cpio"), List.of("boot:1", "box"), dir.resolve("lab.log"), l -> { });
+        assertTrue(r.completed(), r.problem());
+        assertEquals(1, r.attempts());
+        assertEquals(List.of(new LabRun.Verdict("boot:1", true, "cpus=1"), new LabRun.Verdict("box", false, "threw")),
+                r.verdicts());
+    }
+
+    private static Path fakeQemu(Path dir, String body) throws Exception {
+        Path qemu = dir.resolve("fake-qemu");
+        Files.writeString(qemu, "#!/bin/sh\n" + body + "\n");
+        qemu.toFile().setExecutable(true);
+        return qemu;
+    }
+
     /** newc entries as {name, octal mode, content}. */
     private static List<String[]> readNewc(byte[] a) {
         List<String[]> out = new ArrayList<>();
