@@ -44,39 +44,84 @@ public final class Libc {
                 Linker.Option.captureCallState("errno"));
     }
 
-    private static final MethodHandle OPEN = capturing(BoxliteSys.open$address(), BoxliteSys.open$descriptor());
-    private static final MethodHandle CLOSE = capturing(BoxliteSys.close$address(), BoxliteSys.close$descriptor());
-    private static final MethodHandle READ = capturing(BoxliteSys.read$address(), BoxliteSys.read$descriptor());
-    private static final MethodHandle WRITE = capturing(BoxliteSys.write$address(), BoxliteSys.write$descriptor());
-    private static final MethodHandle IOCTL = capturing(BoxliteSys.ioctl$address(), BoxliteSys.ioctl$descriptor());
-    private static final MethodHandle MMAP = capturing(BoxliteSys.mmap$address(), BoxliteSys.mmap$descriptor());
-    private static final MethodHandle MUNMAP = capturing(BoxliteSys.munmap$address(), BoxliteSys.munmap$descriptor());
-    private static final MethodHandle MADVISE = capturing(BoxliteSys.madvise$address(), BoxliteSys.madvise$descriptor());
-    private static final MethodHandle MEMFD_CREATE =
-            capturing(BoxliteSys.memfd_create$address(), BoxliteSys.memfd_create$descriptor());
-    private static final MethodHandle FTRUNCATE =
-            capturing(BoxliteSys.ftruncate$address(), BoxliteSys.ftruncate$descriptor());
-    private static final MethodHandle EVENTFD = capturing(BoxliteSys.eventfd$address(), BoxliteSys.eventfd$descriptor());
-    private static final MethodHandle EPOLL_CREATE1 =
-            capturing(BoxliteSys.epoll_create1$address(), BoxliteSys.epoll_create1$descriptor());
-    private static final MethodHandle EPOLL_CTL =
-            capturing(BoxliteSys.epoll_ctl$address(), BoxliteSys.epoll_ctl$descriptor());
-    private static final MethodHandle EPOLL_WAIT =
-            capturing(BoxliteSys.epoll_wait$address(), BoxliteSys.epoll_wait$descriptor());
-    private static final MethodHandle SOCKET = capturing(BoxliteSys.socket$address(), BoxliteSys.socket$descriptor());
-    private static final MethodHandle SOCKETPAIR =
-            capturing(BoxliteSys.socketpair$address(), BoxliteSys.socketpair$descriptor());
-    private static final MethodHandle BIND = capturing(BoxliteSys.bind$address(), BoxliteSys.bind$descriptor());
-    private static final MethodHandle LISTEN = capturing(BoxliteSys.listen$address(), BoxliteSys.listen$descriptor());
-    private static final MethodHandle ACCEPT4 = capturing(BoxliteSys.accept4$address(), BoxliteSys.accept4$descriptor());
-    private static final MethodHandle CONNECT = capturing(BoxliteSys.connect$address(), BoxliteSys.connect$descriptor());
-    private static final MethodHandle SHUTDOWN =
-            capturing(BoxliteSys.shutdown$address(), BoxliteSys.shutdown$descriptor());
-    private static final MethodHandle SENDMSG = capturing(BoxliteSys.sendmsg$address(), BoxliteSys.sendmsg$descriptor());
-    private static final MethodHandle RECVMSG = capturing(BoxliteSys.recvmsg$address(), BoxliteSys.recvmsg$descriptor());
-    private static final MethodHandle FCNTL = capturing(BoxliteSys.fcntl$address(), BoxliteSys.fcntl$descriptor());
-    private static final MethodHandle TGKILL = capturing(BoxliteSys.tgkill$address(), BoxliteSys.tgkill$descriptor());
-    private static final MethodHandle POLL = capturing(BoxliteSys.poll$address(), BoxliteSys.poll$descriptor());
+    private static final class Open {
+        static final MethodHandle H = capturing(BoxliteSys.open$address(), BoxliteSys.open$descriptor());
+    }
+    private static final class Close {
+        static final MethodHandle H = capturing(BoxliteSys.close$address(), BoxliteSys.close$descriptor());
+    }
+    private static final class Read {
+        static final MethodHandle H = capturing(BoxliteSys.read$address(), BoxliteSys.read$descriptor());
+    }
+    private static final class Write {
+        static final MethodHandle H = capturing(BoxliteSys.write$address(), BoxliteSys.write$descriptor());
+    }
+    private static final class Ioctl {
+        static final MethodHandle H = capturing(BoxliteSys.ioctl$address(), BoxliteSys.ioctl$descriptor());
+    }
+    private static final class Mmap {
+        static final MethodHandle H = capturing(BoxliteSys.mmap$address(), BoxliteSys.mmap$descriptor());
+    }
+    private static final class Munmap {
+        static final MethodHandle H = capturing(BoxliteSys.munmap$address(), BoxliteSys.munmap$descriptor());
+    }
+    private static final class Madvise {
+        static final MethodHandle H = capturing(BoxliteSys.madvise$address(), BoxliteSys.madvise$descriptor());
+    }
+    private static final class MemfdCreate {
+        static final MethodHandle H = capturing(BoxliteSys.memfd_create$address(), BoxliteSys.memfd_create$descriptor());
+    }
+    private static final class Ftruncate {
+        static final MethodHandle H = capturing(BoxliteSys.ftruncate$address(), BoxliteSys.ftruncate$descriptor());
+    }
+    private static final class Eventfd {
+        static final MethodHandle H = capturing(BoxliteSys.eventfd$address(), BoxliteSys.eventfd$descriptor());
+    }
+    private static final class EpollCreate1 {
+        static final MethodHandle H = capturing(BoxliteSys.epoll_create1$address(), BoxliteSys.epoll_create1$descriptor());
+    }
+    private static final class EpollCtl {
+        static final MethodHandle H = capturing(BoxliteSys.epoll_ctl$address(), BoxliteSys.epoll_ctl$descriptor());
+    }
+    private static final class EpollWait {
+        static final MethodHandle H = capturing(BoxliteSys.epoll_wait$address(), BoxliteSys.epoll_wait$descriptor());
+    }
+    private static final class Socket {
+        static final MethodHandle H = capturing(BoxliteSys.socket$address(), BoxliteSys.socket$descriptor());
+    }
+    private static final class Socketpair {
+        static final MethodHandle H = capturing(BoxliteSys.socketpair$address(), BoxliteSys.socketpair$descriptor());
+    }
+    private static final class Bind {
+        static final MethodHandle H = capturing(BoxliteSys.bind$address(), BoxliteSys.bind$descriptor());
+    }
+    private static final class Listen {
+        static final MethodHandle H = capturing(BoxliteSys.listen$address(), BoxliteSys.listen$descriptor());
+    }
+    private static final class Accept4 {
+        static final MethodHandle H = capturing(BoxliteSys.accept4$address(), BoxliteSys.accept4$descriptor());
+    }
+    private static final class Connect {
+        static final MethodHandle H = capturing(BoxliteSys.connect$address(), BoxliteSys.connect$descriptor());
+    }
+    private static final class Shutdown {
+        static final MethodHandle H = capturing(BoxliteSys.shutdown$address(), BoxliteSys.shutdown$descriptor());
+    }
+    private static final class Sendmsg {
+        static final MethodHandle H = capturing(BoxliteSys.sendmsg$address(), BoxliteSys.sendmsg$descriptor());
+    }
+    private static final class Recvmsg {
+        static final MethodHandle H = capturing(BoxliteSys.recvmsg$address(), BoxliteSys.recvmsg$descriptor());
+    }
+    private static final class Fcntl {
+        static final MethodHandle H = capturing(BoxliteSys.fcntl$address(), BoxliteSys.fcntl$descriptor());
+    }
+    private static final class Tgkill {
+        static final MethodHandle H = capturing(BoxliteSys.tgkill$address(), BoxliteSys.tgkill$descriptor());
+    }
+    private static final class Poll {
+        static final MethodHandle H = capturing(BoxliteSys.poll$address(), BoxliteSys.poll$descriptor());
+    }
 
     /** errno as captured by the last call through this class on the current thread. */
     public static int errno() {
@@ -114,7 +159,7 @@ public final class Libc {
 
     public static int open(MemorySegment path, int flags, int mode) {
         try {
-            return (int) OPEN.invokeExact(CAPTURE.get(), path, flags, mode);
+            return (int) Open.H.invokeExact(CAPTURE.get(), path, flags, mode);
         } catch (Throwable t) {
             throw unexpected(t);
         }
@@ -122,7 +167,7 @@ public final class Libc {
 
     public static int close(int fd) {
         try {
-            return (int) CLOSE.invokeExact(CAPTURE.get(), fd);
+            return (int) Close.H.invokeExact(CAPTURE.get(), fd);
         } catch (Throwable t) {
             throw unexpected(t);
         }
@@ -130,7 +175,7 @@ public final class Libc {
 
     public static long read(int fd, MemorySegment buf, long count) {
         try {
-            return (long) READ.invokeExact(CAPTURE.get(), fd, buf, count);
+            return (long) Read.H.invokeExact(CAPTURE.get(), fd, buf, count);
         } catch (Throwable t) {
             throw unexpected(t);
         }
@@ -138,7 +183,7 @@ public final class Libc {
 
     public static long write(int fd, MemorySegment buf, long count) {
         try {
-            return (long) WRITE.invokeExact(CAPTURE.get(), fd, buf, count);
+            return (long) Write.H.invokeExact(CAPTURE.get(), fd, buf, count);
         } catch (Throwable t) {
             throw unexpected(t);
         }
@@ -146,7 +191,7 @@ public final class Libc {
 
     public static int ioctl(int fd, long request, MemorySegment arg) {
         try {
-            return (int) IOCTL.invokeExact(CAPTURE.get(), fd, request, arg);
+            return (int) Ioctl.H.invokeExact(CAPTURE.get(), fd, request, arg);
         } catch (Throwable t) {
             throw unexpected(t);
         }
@@ -155,7 +200,7 @@ public final class Libc {
     /** ioctl with errno captured into the caller's segment: for hot loops that own one. */
     public static int ioctl(MemorySegment capture, int fd, long request, MemorySegment arg) {
         try {
-            return (int) IOCTL.invokeExact(capture, fd, request, arg);
+            return (int) Ioctl.H.invokeExact(capture, fd, request, arg);
         } catch (Throwable t) {
             throw unexpected(t);
         }
@@ -173,7 +218,7 @@ public final class Libc {
 
     public static MemorySegment mmap(MemorySegment addr, long length, int prot, int flags, int fd, long offset) {
         try {
-            return (MemorySegment) MMAP.invokeExact(CAPTURE.get(), addr, length, prot, flags, fd, offset);
+            return (MemorySegment) Mmap.H.invokeExact(CAPTURE.get(), addr, length, prot, flags, fd, offset);
         } catch (Throwable t) {
             throw unexpected(t);
         }
@@ -181,7 +226,7 @@ public final class Libc {
 
     public static int munmap(MemorySegment addr, long length) {
         try {
-            return (int) MUNMAP.invokeExact(CAPTURE.get(), addr, length);
+            return (int) Munmap.H.invokeExact(CAPTURE.get(), addr, length);
         } catch (Throwable t) {
             throw unexpected(t);
         }
@@ -189,7 +234,7 @@ public final class Libc {
 
     public static int madvise(MemorySegment addr, long length, int advice) {
         try {
-            return (int) MADVISE.invokeExact(CAPTURE.get(), addr, length, advice);
+            return (int) Madvise.H.invokeExact(CAPTURE.get(), addr, length, advice);
         } catch (Throwable t) {
             throw unexpected(t);
         }
@@ -197,7 +242,7 @@ public final class Libc {
 
     public static int memfdCreate(MemorySegment name, int flags) {
         try {
-            return (int) MEMFD_CREATE.invokeExact(CAPTURE.get(), name, flags);
+            return (int) MemfdCreate.H.invokeExact(CAPTURE.get(), name, flags);
         } catch (Throwable t) {
             throw unexpected(t);
         }
@@ -205,7 +250,7 @@ public final class Libc {
 
     public static int ftruncate(int fd, long length) {
         try {
-            return (int) FTRUNCATE.invokeExact(CAPTURE.get(), fd, length);
+            return (int) Ftruncate.H.invokeExact(CAPTURE.get(), fd, length);
         } catch (Throwable t) {
             throw unexpected(t);
         }
@@ -213,7 +258,7 @@ public final class Libc {
 
     public static int eventfd(int initval, int flags) {
         try {
-            return (int) EVENTFD.invokeExact(CAPTURE.get(), initval, flags);
+            return (int) Eventfd.H.invokeExact(CAPTURE.get(), initval, flags);
         } catch (Throwable t) {
             throw unexpected(t);
         }
@@ -221,7 +266,7 @@ public final class Libc {
 
     public static int epollCreate1(int flags) {
         try {
-            return (int) EPOLL_CREATE1.invokeExact(CAPTURE.get(), flags);
+            return (int) EpollCreate1.H.invokeExact(CAPTURE.get(), flags);
         } catch (Throwable t) {
             throw unexpected(t);
         }
@@ -229,7 +274,7 @@ public final class Libc {
 
     public static int epollCtl(int epfd, int op, int fd, MemorySegment event) {
         try {
-            return (int) EPOLL_CTL.invokeExact(CAPTURE.get(), epfd, op, fd, event);
+            return (int) EpollCtl.H.invokeExact(CAPTURE.get(), epfd, op, fd, event);
         } catch (Throwable t) {
             throw unexpected(t);
         }
@@ -237,7 +282,7 @@ public final class Libc {
 
     public static int epollWait(int epfd, MemorySegment events, int maxEvents, int timeoutMillis) {
         try {
-            return (int) EPOLL_WAIT.invokeExact(CAPTURE.get(), epfd, events, maxEvents, timeoutMillis);
+            return (int) EpollWait.H.invokeExact(CAPTURE.get(), epfd, events, maxEvents, timeoutMillis);
         } catch (Throwable t) {
             throw unexpected(t);
         }
@@ -245,7 +290,7 @@ public final class Libc {
 
     public static int poll(MemorySegment fds, long nfds, int timeoutMillis) {
         try {
-            return (int) POLL.invokeExact(CAPTURE.get(), fds, nfds, timeoutMillis);
+            return (int) Poll.H.invokeExact(CAPTURE.get(), fds, nfds, timeoutMillis);
         } catch (Throwable t) {
             throw unexpected(t);
         }
@@ -253,7 +298,7 @@ public final class Libc {
 
     public static int socket(int domain, int type, int protocol) {
         try {
-            return (int) SOCKET.invokeExact(CAPTURE.get(), domain, type, protocol);
+            return (int) Socket.H.invokeExact(CAPTURE.get(), domain, type, protocol);
         } catch (Throwable t) {
             throw unexpected(t);
         }
@@ -261,7 +306,7 @@ public final class Libc {
 
     public static int socketpair(int domain, int type, int protocol, MemorySegment fds) {
         try {
-            return (int) SOCKETPAIR.invokeExact(CAPTURE.get(), domain, type, protocol, fds);
+            return (int) Socketpair.H.invokeExact(CAPTURE.get(), domain, type, protocol, fds);
         } catch (Throwable t) {
             throw unexpected(t);
         }
@@ -269,7 +314,7 @@ public final class Libc {
 
     public static int bind(int fd, MemorySegment addr, int addrLen) {
         try {
-            return (int) BIND.invokeExact(CAPTURE.get(), fd, addr, addrLen);
+            return (int) Bind.H.invokeExact(CAPTURE.get(), fd, addr, addrLen);
         } catch (Throwable t) {
             throw unexpected(t);
         }
@@ -277,7 +322,7 @@ public final class Libc {
 
     public static int listen(int fd, int backlog) {
         try {
-            return (int) LISTEN.invokeExact(CAPTURE.get(), fd, backlog);
+            return (int) Listen.H.invokeExact(CAPTURE.get(), fd, backlog);
         } catch (Throwable t) {
             throw unexpected(t);
         }
@@ -285,7 +330,7 @@ public final class Libc {
 
     public static int accept4(int fd, MemorySegment addr, MemorySegment addrLen, int flags) {
         try {
-            return (int) ACCEPT4.invokeExact(CAPTURE.get(), fd, addr, addrLen, flags);
+            return (int) Accept4.H.invokeExact(CAPTURE.get(), fd, addr, addrLen, flags);
         } catch (Throwable t) {
             throw unexpected(t);
         }
@@ -293,7 +338,7 @@ public final class Libc {
 
     public static int connect(int fd, MemorySegment addr, int addrLen) {
         try {
-            return (int) CONNECT.invokeExact(CAPTURE.get(), fd, addr, addrLen);
+            return (int) Connect.H.invokeExact(CAPTURE.get(), fd, addr, addrLen);
         } catch (Throwable t) {
             throw unexpected(t);
         }
@@ -301,7 +346,7 @@ public final class Libc {
 
     public static int shutdown(int fd, int how) {
         try {
-            return (int) SHUTDOWN.invokeExact(CAPTURE.get(), fd, how);
+            return (int) Shutdown.H.invokeExact(CAPTURE.get(), fd, how);
         } catch (Throwable t) {
             throw unexpected(t);
         }
@@ -309,7 +354,7 @@ public final class Libc {
 
     public static long sendmsg(int fd, MemorySegment msg, int flags) {
         try {
-            return (long) SENDMSG.invokeExact(CAPTURE.get(), fd, msg, flags);
+            return (long) Sendmsg.H.invokeExact(CAPTURE.get(), fd, msg, flags);
         } catch (Throwable t) {
             throw unexpected(t);
         }
@@ -317,7 +362,7 @@ public final class Libc {
 
     public static long recvmsg(int fd, MemorySegment msg, int flags) {
         try {
-            return (long) RECVMSG.invokeExact(CAPTURE.get(), fd, msg, flags);
+            return (long) Recvmsg.H.invokeExact(CAPTURE.get(), fd, msg, flags);
         } catch (Throwable t) {
             throw unexpected(t);
         }
@@ -325,7 +370,7 @@ public final class Libc {
 
     public static int fcntl(int fd, int cmd, long arg) {
         try {
-            return (int) FCNTL.invokeExact(CAPTURE.get(), fd, cmd, arg);
+            return (int) Fcntl.H.invokeExact(CAPTURE.get(), fd, cmd, arg);
         } catch (Throwable t) {
             throw unexpected(t);
         }
@@ -333,7 +378,7 @@ public final class Libc {
 
     public static int tgkill(int tgid, int tid, int signal) {
         try {
-            return (int) TGKILL.invokeExact(CAPTURE.get(), tgid, tid, signal);
+            return (int) Tgkill.H.invokeExact(CAPTURE.get(), tgid, tid, signal);
         } catch (Throwable t) {
             throw unexpected(t);
         }
@@ -345,18 +390,24 @@ public final class Libc {
     // signatures until the bindings are regenerated.
 
     private static final Linker LINKER = Linker.nativeLinker();
-    private static final MethodHandle PTHREAD_SIGMASK =
-            capturing(BoxliteSys.pthread_sigmask$address(), BoxliteSys.pthread_sigmask$descriptor());
-    private static final MethodHandle SIGTIMEDWAIT =
-            capturing(BoxliteSys.sigtimedwait$address(), BoxliteSys.sigtimedwait$descriptor());
-    private static final MethodHandle SIGACTION = capturing(libcSymbol("sigaction"), FunctionDescriptor.of(
-            ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.ADDRESS));
-    private static final MethodHandle GETTID = LINKER.downcallHandle(libcSymbol("gettid"),
-            FunctionDescriptor.of(ValueLayout.JAVA_INT));
-    private static final MethodHandle SIGRTMIN = LINKER.downcallHandle(libcSymbol("__libc_current_sigrtmin"),
-            FunctionDescriptor.of(ValueLayout.JAVA_INT));
-    private static final MethodHandle SIGRTMAX = LINKER.downcallHandle(libcSymbol("__libc_current_sigrtmax"),
-            FunctionDescriptor.of(ValueLayout.JAVA_INT));
+    private static final class PthreadSigmask {
+        static final MethodHandle H = capturing(BoxliteSys.pthread_sigmask$address(), BoxliteSys.pthread_sigmask$descriptor());
+    }
+    private static final class Sigtimedwait {
+        static final MethodHandle H = capturing(BoxliteSys.sigtimedwait$address(), BoxliteSys.sigtimedwait$descriptor());
+    }
+    private static final class Sigaction {
+        static final MethodHandle H = capturing(libcSymbol("sigaction"), FunctionDescriptor.of( ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.ADDRESS));
+    }
+    private static final class Gettid {
+        static final MethodHandle H = LINKER.downcallHandle(libcSymbol("gettid"), FunctionDescriptor.of(ValueLayout.JAVA_INT));
+    }
+    private static final class Sigrtmin {
+        static final MethodHandle H = LINKER.downcallHandle(libcSymbol("__libc_current_sigrtmin"), FunctionDescriptor.of(ValueLayout.JAVA_INT));
+    }
+    private static final class Sigrtmax {
+        static final MethodHandle H = LINKER.downcallHandle(libcSymbol("__libc_current_sigrtmax"), FunctionDescriptor.of(ValueLayout.JAVA_INT));
+    }
 
     /** glibc's {@code sigset_t}: 1024 bits; the kernel uses the first 64. */
     public static final long SIGSET_BYTES = 128;
@@ -375,7 +426,7 @@ public final class Libc {
     /** {@code pthread_sigmask}: returns 0 or an error number (it does not set errno). */
     public static int pthreadSigmask(int how, MemorySegment set, MemorySegment oldSet) {
         try {
-            return (int) PTHREAD_SIGMASK.invokeExact(CAPTURE.get(), how, set, oldSet);
+            return (int) PthreadSigmask.H.invokeExact(CAPTURE.get(), how, set, oldSet);
         } catch (Throwable t) {
             throw unexpected(t);
         }
@@ -384,7 +435,7 @@ public final class Libc {
     /** {@code sigtimedwait}: the signal taken, or -1 with errno (EAGAIN on timeout). */
     public static int sigtimedwait(MemorySegment set, MemorySegment info, MemorySegment timeout) {
         try {
-            return (int) SIGTIMEDWAIT.invokeExact(CAPTURE.get(), set, info, timeout);
+            return (int) Sigtimedwait.H.invokeExact(CAPTURE.get(), set, info, timeout);
         } catch (Throwable t) {
             throw unexpected(t);
         }
@@ -393,7 +444,7 @@ public final class Libc {
     /** {@code sigaction(signal, action, oldAction)}; segments of {@link #SIGACTION_BYTES} or NULL. */
     public static int sigaction(int signal, MemorySegment action, MemorySegment oldAction) {
         try {
-            return (int) SIGACTION.invokeExact(CAPTURE.get(), signal, action, oldAction);
+            return (int) Sigaction.H.invokeExact(CAPTURE.get(), signal, action, oldAction);
         } catch (Throwable t) {
             throw unexpected(t);
         }
@@ -402,7 +453,7 @@ public final class Libc {
     /** The calling thread's kernel thread id (never fails). */
     public static int gettid() {
         try {
-            return (int) GETTID.invokeExact();
+            return (int) Gettid.H.invokeExact();
         } catch (Throwable t) {
             throw unexpected(t);
         }
@@ -411,7 +462,7 @@ public final class Libc {
     /** glibc's {@code SIGRTMIN}: the first real-time signal it leaves to applications. */
     public static int sigrtmin() {
         try {
-            return (int) SIGRTMIN.invokeExact();
+            return (int) Sigrtmin.H.invokeExact();
         } catch (Throwable t) {
             throw unexpected(t);
         }
@@ -420,7 +471,7 @@ public final class Libc {
     /** glibc's {@code SIGRTMAX}. */
     public static int sigrtmax() {
         try {
-            return (int) SIGRTMAX.invokeExact();
+            return (int) Sigrtmax.H.invokeExact();
         } catch (Throwable t) {
             throw unexpected(t);
         }
