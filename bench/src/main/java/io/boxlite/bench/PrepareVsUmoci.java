@@ -11,17 +11,13 @@ import io.boxlite.oci.store.ImageStore;
 import io.boxlite.rootfs.Rootfs;
 import io.boxlite.rootfs.RootfsBuilder;
 import java.io.IOException;
-import java.net.HttpURLConnection;
 import java.net.InetAddress;
 import java.net.ServerSocket;
-import java.net.URI;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
-import java.util.Locale;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
@@ -53,9 +49,9 @@ public final class PrepareVsUmoci {
                 .redirectErrorStream(true).redirectOutput(work.resolve("registry.log").toFile())
                 .start();
         try {
-            waitReady(port);
+            BenchSupport.waitForRegistry(port);
             String image = "127.0.0.1:" + port + "/bench/python:1";
-            run("skopeo", "--insecure-policy", "copy", "--quiet", "--dest-tls-verify=false",
+            BenchSupport.run("skopeo", "--insecure-policy", "copy", "--quiet", "--dest-tls-verify=false",
                     "oci:" + source, "docker://" + image);
             var ours = new ArrayList<Double>();
             var oursPull = new ArrayList<Double>();
@@ -82,13 +78,13 @@ public final class PrepareVsUmoci {
             System.out.println("pull + prepare of " + source + " from a local docker-registry "
                     + "2.8, " + iterations + " runs each, alternating (ms); ext4 size "
                     + (size >> 20) + " MiB");
-            System.out.println(summary("boxlite pull + RootfsBuilder       ", ours));
-            System.out.println(summary("  pull (fresh home)                ", oursPull));
-            System.out.println(summary("  rootfs build (layers->ext4+fsck) ", oursBuild));
-            System.out.println(summary("skopeo copy + umoci unpack + mke2fs", tools));
-            System.out.println(summary("  skopeo copy                      ", toolsCopy));
-            System.out.println(summary("  umoci unpack                     ", toolsUnpack));
-            System.out.println(summary("  mke2fs -t ext4 -d                ", toolsMkfs));
+            System.out.println(BenchSupport.summary("boxlite pull + RootfsBuilder       ", ours));
+            System.out.println(BenchSupport.summary("  pull (fresh home)                ", oursPull));
+            System.out.println(BenchSupport.summary("  rootfs build (layers->ext4+fsck) ", oursBuild));
+            System.out.println(BenchSupport.summary("skopeo copy + umoci unpack + mke2fs", tools));
+            System.out.println(BenchSupport.summary("  skopeo copy                      ", toolsCopy));
+            System.out.println(BenchSupport.summary("  umoci unpack                     ", toolsUnpack));
+            System.out.println(BenchSupport.summary("  mke2fs -t ext4 -d                ", toolsMkfs));
         } finally {
             registry.destroy();
             registry.waitFor(10, TimeUnit.SECONDS);
@@ -115,17 +111,17 @@ public final class PrepareVsUmoci {
     private static double[] tools(Path dir, String image, long size) throws Exception {
         Files.createDirectories(dir);
         long start = System.nanoTime();
-        run("skopeo", "--insecure-policy", "copy", "--quiet", "--src-tls-verify=false",
+        BenchSupport.run("skopeo", "--insecure-policy", "copy", "--quiet", "--src-tls-verify=false",
                 "docker://" + image, "oci:" + dir.resolve("layout") + ":python");
         long copied = System.nanoTime();
-        run("umoci", "unpack", "--image", dir.resolve("layout") + ":python",
+        BenchSupport.run("umoci", "unpack", "--image", dir.resolve("layout") + ":python",
                 dir.resolve("bundle").toString());
         long unpacked = System.nanoTime();
         Path img = dir.resolve("rootfs.ext4");
         try (var file = new java.io.RandomAccessFile(img.toFile(), "rw")) {
             file.setLength(size);
         }
-        run("/usr/sbin/mke2fs", "-q", "-F", "-t", "ext4", "-b", "4096", "-m", "0",
+        BenchSupport.run("/usr/sbin/mke2fs", "-q", "-F", "-t", "ext4", "-b", "4096", "-m", "0",
                 "-E", "root_owner=0:0", "-d", dir.resolve("bundle/rootfs").toString(),
                 img.toString());
         long end = System.nanoTime();
@@ -145,39 +141,6 @@ public final class PrepareVsUmoci {
                     .toString();
         } catch (java.nio.file.NoSuchFileException e) {
             throw new IllegalStateException("No " + cache + ": run DebianRootfsTest once", e);
-        }
-    }
-
-    private static String summary(String name, List<Double> samples) {
-        double[] s = samples.stream().mapToDouble(Double::doubleValue).sorted().toArray();
-        double median = s.length % 2 == 1 ? s[s.length / 2]
-                : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-        return String.format(Locale.ROOT, "%s  median %8.1f  min %8.1f  max %8.1f  (n=%d)",
-                name, median, s[0], s[s.length - 1], s.length);
-    }
-
-    private static void waitReady(int port) throws Exception {
-        for (int i = 0; i < 300; i++) {
-            try {
-                var c = (HttpURLConnection) URI.create("http://127.0.0.1:" + port + "/v2/")
-                        .toURL().openConnection();
-                if (c.getResponseCode() == 200) {
-                    return;
-                }
-            } catch (IOException e) {
-                // why: not listening yet
-            }
-            Thread.sleep(100);
-        }
-        throw new IllegalStateException("docker-registry did not start");
-    }
-
-    private static void run(String... command) throws Exception {
-        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
-        byte[] out = p.getInputStream().readAllBytes();
-        if (p.waitFor() != 0) {
-            throw new IllegalStateException(String.join(" ", command) + " failed:\n"
-                    + new String(out, StandardCharsets.UTF_8));
         }
     }
 

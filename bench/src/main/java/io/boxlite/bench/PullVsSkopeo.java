@@ -7,18 +7,12 @@ import io.boxlite.oci.registry.ImagePuller;
 import io.boxlite.oci.registry.PullListener;
 import io.boxlite.oci.registry.RegistryOptions;
 import io.boxlite.oci.store.ImageStore;
-import java.io.IOException;
-import java.net.HttpURLConnection;
 import java.net.InetAddress;
 import java.net.ServerSocket;
-import java.net.URI;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
-import java.util.Locale;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -36,16 +30,16 @@ public final class PullVsSkopeo {
         int iterations = args.length > 0 ? Integer.parseInt(args[0]) : 15;
         Path work = Files.createTempDirectory("boxlite-pull-bench-");
         Path layout = work.resolve("layout");
-        run("umoci", "init", "--layout", layout.toString());
-        run("umoci", "new", "--image", layout + ":busybox");
+        BenchSupport.run("umoci", "init", "--layout", layout.toString());
+        BenchSupport.run("umoci", "new", "--image", layout + ":busybox");
         Path bundle = work.resolve("bundle");
-        run("umoci", "unpack", "--image", layout + ":busybox", bundle.toString());
+        BenchSupport.run("umoci", "unpack", "--image", layout + ":busybox", bundle.toString());
         Path bin = Files.createDirectories(bundle.resolve("rootfs/bin"));
         Files.copy(Path.of("/bin/busybox"), bin.resolve("busybox"));
         for (String applet : APPLETS) {
             Files.createSymbolicLink(bin.resolve(applet), Path.of("busybox"));
         }
-        run("umoci", "repack", "--image", layout + ":busybox", bundle.toString());
+        BenchSupport.run("umoci", "repack", "--image", layout + ":busybox", bundle.toString());
 
         int port;
         try (var socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
@@ -59,9 +53,9 @@ public final class PullVsSkopeo {
                 .redirectErrorStream(true).redirectOutput(work.resolve("registry.log").toFile())
                 .start();
         try {
-            waitReady(port);
+            BenchSupport.waitForRegistry(port);
             String image = "127.0.0.1:" + port + "/bench/busybox:1";
-            run("skopeo", "--insecure-policy", "copy", "--quiet", "--dest-tls-verify=false",
+            BenchSupport.run("skopeo", "--insecure-policy", "copy", "--quiet", "--dest-tls-verify=false",
                     "oci:" + layout + ":busybox", "docker://" + image);
             var ours = new ArrayList<Double>();
             var opened = new ArrayList<Double>();
@@ -78,9 +72,9 @@ public final class PullVsSkopeo {
             }
             System.out.println("busybox image pull from a local docker-registry 2.8, "
                     + iterations + " runs each, alternating (ms)");
-            System.out.println(summary("boxlite ImagePuller (warm JVM)", ours));
-            System.out.println(summary("  of which pull into open store", opened));
-            System.out.println(summary("skopeo copy docker:// -> oci: ", skopeo));
+            System.out.println(BenchSupport.summary("boxlite ImagePuller (warm JVM)", ours));
+            System.out.println(BenchSupport.summary("  of which pull into open store", opened));
+            System.out.println(BenchSupport.summary("skopeo copy docker:// -> oci: ", skopeo));
         } finally {
             registry.destroy();
             registry.waitFor(10, TimeUnit.SECONDS);
@@ -109,42 +103,9 @@ public final class PullVsSkopeo {
 
     private static double pullSkopeo(Path dir, String image) throws Exception {
         long start = System.nanoTime();
-        run("skopeo", "--insecure-policy", "copy", "--quiet", "--src-tls-verify=false",
+        BenchSupport.run("skopeo", "--insecure-policy", "copy", "--quiet", "--src-tls-verify=false",
                 "docker://" + image, "oci:" + dir + ":busybox");
         return (System.nanoTime() - start) / 1e6;
     }
 
-    private static String summary(String name, List<Double> samples) {
-        double[] s = samples.stream().mapToDouble(Double::doubleValue).sorted().toArray();
-        double median = s.length % 2 == 1 ? s[s.length / 2]
-                : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-        return String.format(Locale.ROOT, "%s  median %7.1f  min %7.1f  max %7.1f  (n=%d)",
-                name, median, s[0], s[s.length - 1], s.length)
-                + (Arrays.stream(s).anyMatch(Double::isNaN) ? " NaN!" : "");
-    }
-
-    private static void waitReady(int port) throws Exception {
-        for (int i = 0; i < 300; i++) {
-            try {
-                var c = (HttpURLConnection) URI.create("http://127.0.0.1:" + port + "/v2/")
-                        .toURL().openConnection();
-                if (c.getResponseCode() == 200) {
-                    return;
-                }
-            } catch (IOException e) {
-                // why: not listening yet
-            }
-            Thread.sleep(100);
-        }
-        throw new IllegalStateException("docker-registry did not start");
-    }
-
-    private static void run(String... command) throws Exception {
-        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
-        byte[] out = p.getInputStream().readAllBytes();
-        if (p.waitFor() != 0) {
-            throw new IllegalStateException(String.join(" ", command) + " failed:\n"
-                    + new String(out, StandardCharsets.UTF_8));
-        }
-    }
 }
