@@ -22,9 +22,29 @@ import java.util.concurrent.TimeUnit;
  * <p>Java refuses overlapping locks from one JVM, so threads of this process first take a
  * semaphore per (file, slot). Waiting polls {@code tryLock}, which never blocks in the kernel,
  * so waiting on a virtual thread pins no carrier.
+ *
+ * <p>POSIX record locks belong to the process, and closing <em>any</em> descriptor of the file
+ * drops all of the process's locks on it. So each lock file has one channel per JVM, shared by
+ * every thread using the file and closed only when none does, and a lock is given back with
+ * {@link FileLock#release()}, which unlocks only its own byte. (One channel per holder, closed on release, let one thread's
+ * release silently drop another thread's lock: a second process then downloaded the same blob.)
  */
 public final class FileLocks {
     private static final ConcurrentHashMap<String, Semaphore> LOCAL = new ConcurrentHashMap<>();
+    /** Per lock file: this JVM's channel and how many threads use it (holding or trying). */
+    private static final class Shared {
+        final FileChannel channel;
+        int users;
+
+        Shared(FileChannel channel) {
+            this.channel = channel;
+        }
+    }
+
+    // Guarded by itself. A channel is closed only when no thread of this JVM holds or tries a
+    // lock on its file, so closing it cannot drop anyone's lock, and removed files' descriptors
+    // (box directories come and go) do not accumulate.
+    private static final java.util.HashMap<Path, Shared> CHANNELS = new java.util.HashMap<>();
     private static final long MIN_POLL_MS = 5;
     private static final long MAX_POLL_MS = 200;
 
@@ -34,12 +54,14 @@ public final class FileLocks {
     /** A held lock; {@link #close()} releases it. */
     public static final class Held implements AutoCloseable {
         private final Semaphore local;
-        private final FileChannel channel;
+        private final FileLock lock;
+        private final Path file;
         private boolean released;
 
-        private Held(Semaphore local, FileChannel channel) {
+        private Held(Semaphore local, FileLock lock, Path file) {
             this.local = local;
-            this.channel = channel;
+            this.lock = lock;
+            this.file = file;
         }
 
         @Override
@@ -49,10 +71,11 @@ public final class FileLocks {
             }
             released = true;
             try {
-                channel.close(); // releases the record lock
+                lock.release(); // unlocks this slot only
             } catch (IOException e) {
                 throw new StorageException("Could not release a lock file", e);
             } finally {
+                unuse(file);
                 local.release();
             }
         }
@@ -76,25 +99,23 @@ public final class FileLocks {
             throw new StorageException("Interrupted while waiting for " + what, e);
         }
         boolean handedOut = false;
+        Path key = file.toAbsolutePath().normalize();
+        boolean inUse = false;
         try {
-            FileChannel channel = open(file);
-            try {
-                long poll = MIN_POLL_MS;
-                while (true) {
-                    if (tryLock(channel, slot)) {
-                        handedOut = true;
-                        return new Held(local, channel);
-                    }
-                    if (System.nanoTime() - deadline >= 0) {
-                        throw timedOut(file, timeout, what);
-                    }
-                    Thread.sleep(poll);
-                    poll = Math.min(MAX_POLL_MS, poll * 2);
+            FileChannel channel = use(key);
+            inUse = true;
+            long poll = MIN_POLL_MS;
+            while (true) {
+                Optional<FileLock> lock = tryLock(channel, slot);
+                if (lock.isPresent()) {
+                    handedOut = true;
+                    return new Held(local, lock.get(), key);
                 }
-            } finally {
-                if (!handedOut) {
-                    channel.close();
+                if (System.nanoTime() - deadline >= 0) {
+                    throw timedOut(file, timeout, what);
                 }
+                Thread.sleep(poll);
+                poll = Math.min(MAX_POLL_MS, poll * 2);
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -103,6 +124,9 @@ public final class FileLocks {
             throw new StorageException("Could not lock " + file + " for " + what, e);
         } finally {
             if (!handedOut) {
+                if (inUse) {
+                    unuse(key);
+                }
                 local.release();
             }
         }
@@ -114,31 +138,64 @@ public final class FileLocks {
         if (!local.tryAcquire()) {
             return Optional.empty();
         }
+        Path key = file.toAbsolutePath().normalize();
+        FileChannel channel;
         try {
-            FileChannel channel = open(file);
-            if (tryLock(channel, slot)) {
-                return Optional.of(new Held(local, channel));
-            }
-            channel.close();
+            channel = use(key);
         } catch (IOException e) {
             local.release();
             throw new StorageException("Could not lock " + file, e);
         }
+        try {
+            Optional<FileLock> lock = tryLock(channel, slot);
+            if (lock.isPresent()) {
+                return Optional.of(new Held(local, lock.get(), key));
+            }
+        } catch (IOException e) {
+            unuse(key);
+            local.release();
+            throw new StorageException("Could not lock " + file, e);
+        }
+        unuse(key);
         local.release();
         return Optional.empty();
     }
 
-    private static FileChannel open(Path file) throws IOException {
-        return FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+    /** This JVM's channel on {@code key}, opened if needed; pair with {@link #unuse}. */
+    private static FileChannel use(Path key) throws IOException {
+        synchronized (CHANNELS) {
+            Shared shared = CHANNELS.get(key);
+            if (shared == null) {
+                shared = new Shared(FileChannel.open(key, StandardOpenOption.CREATE, StandardOpenOption.WRITE));
+                CHANNELS.put(key, shared);
+            }
+            shared.users++;
+            return shared.channel;
+        }
     }
 
-    private static boolean tryLock(FileChannel channel, long slot) throws IOException {
+    /** One user fewer; the last closes the channel (no lock of this JVM remains on the file). */
+    private static void unuse(Path key) {
+        synchronized (CHANNELS) {
+            Shared shared = CHANNELS.get(key);
+            if (shared != null && --shared.users == 0) {
+                CHANNELS.remove(key);
+                try {
+                    shared.channel.close();
+                } catch (IOException e) {
+                    System.getLogger(FileLocks.class.getName()).log(System.Logger.Level.WARNING,
+                            "Could not close lock file " + key + ": " + e.getMessage());
+                }
+            }
+        }
+    }
+
+    private static Optional<FileLock> tryLock(FileChannel channel, long slot) throws IOException {
         try {
-            FileLock lock = channel.tryLock(slot, 1, false);
-            return lock != null;
+            return Optional.ofNullable(channel.tryLock(slot, 1, false));
         } catch (OverlappingFileLockException e) {
             // why: another channel of this JVM on the same file holds it (outside our semaphores)
-            return false;
+            return Optional.empty();
         }
     }
 
