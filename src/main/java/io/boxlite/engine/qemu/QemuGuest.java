@@ -8,6 +8,7 @@ import io.boxlite.disk.DiskImage;
 import io.boxlite.engine.VsockGuestConnector;
 import io.boxlite.home.SocketPaths;
 import io.boxlite.vmm.devices.virtio.block.BlockDevice;
+import io.boxlite.vmm.devices.virtio.block.BlockMetrics;
 import io.boxlite.vmm.devices.virtio.vsock.VsockDevice;
 import io.boxlite.vmm.transport.vhostuser.VhostUserBackend;
 
@@ -143,6 +144,11 @@ public final class QemuGuest implements AutoCloseable {
     /** Waits for QEMU to exit by itself (the guest powered off). */
     public Optional<Integer> awaitExit(Duration timeout) throws InterruptedException {
         return process.awaitExit(timeout);
+    }
+
+    /** What the root disk's device has served so far. */
+    public BlockMetrics diskMetrics() {
+        return disk.metrics();
     }
 
     public QemuProcess process() {

@@ -11,6 +11,7 @@ public final class BlockMetrics {
     final LongAdder writeZeroes = new LongAdder();
     final LongAdder bytesRead = new LongAdder();
     final LongAdder bytesWritten = new LongAdder();
+    final LongAdder dataBuffers = new LongAdder();
     final LongAdder invalidRequests = new LongAdder();
     final LongAdder ioErrors = new LongAdder();
 
@@ -42,6 +43,11 @@ public final class BlockMetrics {
         return bytesWritten.sum();
     }
 
+    /** Guest buffers the reads and writes were scattered over (pages, usually): I/O calls made. */
+    public long dataBuffers() {
+        return dataBuffers.sum();
+    }
+
     /** Requests refused for what the guest sent (bad chain, range, type, flags…). */
     public long invalidRequests() {
         return invalidRequests.sum();
@@ -56,6 +62,6 @@ public final class BlockMetrics {
     public String toString() {
         return "BlockMetrics[reads=" + reads() + ", writes=" + writes() + ", flushes=" + flushes() + ", discards=" + discards()
                 + ", writeZeroes=" + writeZeroes() + ", bytesRead=" + bytesRead() + ", bytesWritten=" + bytesWritten()
-                + ", invalid=" + invalidRequests() + ", ioErrors=" + ioErrors() + "]";
+                + ", dataBuffers=" + dataBuffers() + ", invalid=" + invalidRequests() + ", ioErrors=" + ioErrors() + "]";
     }
 }

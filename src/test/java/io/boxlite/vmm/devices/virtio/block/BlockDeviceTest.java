@@ -374,7 +374,7 @@ class BlockDeviceTest {
 
     @Test
     void keepsSeveralRequestsInFlightAtOnce() throws Exception {
-        int n = 8;
+        int n = Math.min(8, BlockDevice.IO_THREADS);
         CountDownLatch allInside = new CountDownLatch(n);
         DiskImage slow = new ForwardingDisk(RawDiskImage.create(dir.resolve("s.raw"), DISK)) {
             @Override
