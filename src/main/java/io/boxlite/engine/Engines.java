@@ -29,7 +29,7 @@ public final class Engines {
     public static Choice choose(Options options, BoxliteHome home, Map<String, String> env, EngineProbe probe) {
         ProbeReport report = probe.probe(options);
         GuestKernel kernel = GuestKernel.locate(options, env);
-        Path initramfs = Initramfs.of(kernel, GuestAgentBinary.bytes(), Initramfs.BOX_MODULES, Map.of()).build(home);
+        Path initramfs = Initramfs.forBoxes(kernel, GuestAgentBinary.bytes()).build(home);
         Path qemu = HostFacts.findOnPath(HostFacts.QEMU, env.getOrDefault("PATH", "/usr/bin:/bin"))
                 .orElseThrow(() -> new BoxliteException(ErrorCode.ENGINE, HostFacts.QEMU
                         + " is not on PATH, and boxes need it here: install qemu-system-x86 (bin/setup)"));

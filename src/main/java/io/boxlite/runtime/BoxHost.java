@@ -18,10 +18,11 @@ import io.boxlite.home.SocketPaths;
 import io.boxlite.oci.store.FileLocks;
 import io.boxlite.oci.store.ImageRecord;
 import io.boxlite.runtime.disk.BoxDisks;
-import io.boxlite.rootfs.RootfsBuilder;
+import io.boxlite.rootfs.Rootfs;
 
 import java.io.IOException;
 import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -111,10 +112,11 @@ public final class BoxHost {
             if (!BoxDisks.exists(dir)) {
                 BoxRuntime.requireSpace(dir, 64L << 20, "create the disk of box " + config.id());
                 ImageRecord image = runtime.imageRecord(config);
-                Path base = RootfsBuilder.create(runtime.images()).build(image).image();
+                Rootfs base = runtime.rootfsBuilder().build(image);
                 stage("stage_image_prepare_ms", t);
                 t = System.nanoTime();
-                BoxDisks.prepare(dir, base);
+                BoxDisks.prepare(dir, base.image(), BoxDisks.virtualSize(config.options().diskSizeGb(), base.size(),
+                        config.imageReference()));
             }
             DiskImage disk = BoxDisks.open(dir);
             stage("stage_guest_rootfs_ms", t);
@@ -128,6 +130,9 @@ public final class BoxHost {
             t = System.nanoTime();
             agent = vm.awaitAgent(BOOT_TIMEOUT);
             stage("stage_container_init_ms", t);
+            if (config.options().diskSizeGb() > 0) {
+                reportGrowth(vm.consoleLog());
+            }
             timings.put("guest_boot_duration_ms", timings.get("stage_container_init_ms"));
 
             server = HostServer.listen(socketPath(runtime, config.id()), new Handler());
@@ -147,6 +152,18 @@ public final class BoxHost {
                     + ": " + e.getMessage(), e));
         } catch (RuntimeException e) {
             fail(e);
+        }
+    }
+
+    /** Warns when the agent said on the console that it could not grow the root filesystem. */
+    private void reportGrowth(Path console) {
+        try (var lines = Files.lines(console, StandardCharsets.UTF_8)) {
+            lines.filter(l -> l.contains("boxlite-agent[1]: root filesystem: cannot")).forEach(l -> LOG.log(
+                    System.Logger.Level.WARNING, "Box {0} did not get the {1} GiB root filesystem it asked for "
+                            + "(diskSizeGb); it keeps the size it had. The guest said: {2}", config.id(),
+                    config.options().diskSizeGb(), l.substring(l.indexOf("root filesystem:"))));
+        } catch (IOException | java.io.UncheckedIOException e) {
+            LOG.log(System.Logger.Level.DEBUG, "Reading the console of box {0}: {1}", config.id(), e.getMessage());
         }
     }
 

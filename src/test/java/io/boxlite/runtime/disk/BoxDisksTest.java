@@ -1,0 +1,73 @@
+package io.boxlite.runtime.disk;
+
+import io.boxlite.InvalidArgumentException;
+import io.boxlite.disk.DiskImage;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+class BoxDisksTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void zeroKeepsTheBaseSizeAndAnyOtherValueIsWholeGibibytes() {
+        assertEquals(300L << 20, BoxDisks.virtualSize(0, 300L << 20, "img"));
+        assertEquals(2L << 30, BoxDisks.virtualSize(2, 300L << 20, "img"));
+        assertEquals(1L << 30, BoxDisks.virtualSize(1, 1L << 30, "img"), "exactly the base's size is fine");
+    }
+
+    @Test
+    void aDiskSmallerThanTheImageIsAnInvalidArgumentNamingTheFieldAndTheLeastSize() {
+        var e = assertThrows(InvalidArgumentException.class,
+                () -> BoxDisks.virtualSize(1, (3L << 30) / 2, "localhost/big:1"));
+        assertTrue(e.getMessage().startsWith("diskSizeGb: 1 GiB is smaller than the root filesystem of "
+                + "localhost/big:1 (1536 MiB)"), e.getMessage());
+        assertTrue(e.getMessage().contains("at least 2"), e.getMessage());
+    }
+
+    @Test
+    void theOverlayHasTheRequestedVirtualSizeReadsTheBaseAndIsCleanForQemuImg() throws Exception {
+        Path base = dir.resolve("base.ext4");
+        try (var raf = new RandomAccessFile(base.toFile(), "rw")) {
+            raf.setLength(4L << 20);
+            raf.seek(4096);
+            raf.write("base data".getBytes(StandardCharsets.UTF_8));
+        }
+        Path box = Files.createDirectories(dir.resolve("box"));
+        BoxDisks.prepare(box, base, BoxDisks.virtualSize(1, Files.size(base), "img"));
+        try (DiskImage disk = BoxDisks.open(box)) {
+            assertEquals(1L << 30, disk.size());
+            ByteBuffer head = ByteBuffer.allocate(9);
+            disk.read(4096, head);
+            assertEquals("base data", new String(head.array(), StandardCharsets.UTF_8));
+            disk.write((1L << 30) - 512, ByteBuffer.wrap("end of the grown disk".getBytes(StandardCharsets.UTF_8)));
+        }
+        assumeTrue(Files.isExecutable(Path.of("/usr/bin/qemu-img")), "qemu-img (qemu-utils) is needed: bin/setup");
+        String info = qemuImg("info", "--output=json", BoxDisks.diskPath(box).toString());
+        assertTrue(info.contains("\"virtual-size\": " + (1L << 30)), info);
+        assertTrue(info.contains("\"backing-filename-format\": \"raw\""), info);
+        qemuImg("check", BoxDisks.diskPath(box).toString());
+    }
+
+    private static String qemuImg(String... args) throws IOException, InterruptedException {
+        var command = new java.util.ArrayList<String>();
+        command.add("/usr/bin/qemu-img");
+        command.addAll(java.util.List.of(args));
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(0, p.waitFor(), String.join(" ", command) + ":\n" + out);
+        return out;
+    }
+}
