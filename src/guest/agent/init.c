@@ -179,7 +179,7 @@ static int ext_sizes(const char *dev, uint64_t *device_blocks, uint64_t *fs_bloc
 {
     int fd = open(dev, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        logmsg("root filesystem: open %s: %s", dev, strerror(errno));
+        logmsg("root filesystem: cannot grow it: open %s: %s", dev, strerror(errno));
         return -1;
     }
     uint64_t bytes = 0;
@@ -188,12 +188,12 @@ static int ext_sizes(const char *dev, uint64_t *device_blocks, uint64_t *fs_bloc
     int err = errno;
     close(fd);
     if (!ok) {
-        logmsg("root filesystem: read the size and superblock of %s: %s", dev, strerror(err));
+        logmsg("root filesystem: cannot grow it: read the size and superblock of %s: %s", dev, strerror(err));
         return -1;
     }
     uint32_t log_block = le32(sb + 0x18);
     if ((sb[0x38] | sb[0x39] << 8) != 0xEF53 || log_block > 6) {
-        logmsg("root filesystem: %s holds no ext2/3/4 superblock; not growing it", dev);
+        logmsg("root filesystem: cannot grow it: %s holds no ext2/3/4 superblock", dev);
         return -1;
     }
     *block_size = 1024u << log_block;

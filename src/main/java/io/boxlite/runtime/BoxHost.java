@@ -22,7 +22,6 @@ import io.boxlite.rootfs.Rootfs;
 
 import java.io.IOException;
 import java.io.OutputStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -157,14 +156,9 @@ public final class BoxHost {
 
     /** Warns when the agent said on the console that it could not grow the root filesystem. */
     private void reportGrowth(Path console) {
-        try (var lines = Files.lines(console, StandardCharsets.UTF_8)) {
-            lines.filter(l -> l.contains("boxlite-agent[1]: root filesystem: cannot")).forEach(l -> LOG.log(
-                    System.Logger.Level.WARNING, "Box {0} did not get the {1} GiB root filesystem it asked for "
-                            + "(diskSizeGb); it keeps the size it had. The guest said: {2}", config.id(),
-                    config.options().diskSizeGb(), l.substring(l.indexOf("root filesystem:"))));
-        } catch (IOException | java.io.UncheckedIOException e) {
-            LOG.log(System.Logger.Level.DEBUG, "Reading the console of box {0}: {1}", config.id(), e.getMessage());
-        }
+        BoxDisks.growthFailures(console).forEach(said -> LOG.log(System.Logger.Level.WARNING, "Box {0} did not "
+                + "get the {1} GiB root filesystem it asked for (diskSizeGb) and keeps the size it had; the guest "
+                + "said: {2}", config.id(), config.options().diskSizeGb(), said));
     }
 
     private void stage(String name, long since) {

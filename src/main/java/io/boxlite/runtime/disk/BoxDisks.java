@@ -5,8 +5,12 @@ import io.boxlite.disk.DiskImage;
 import io.boxlite.disk.qcow2.BackingFormat;
 import io.boxlite.disk.qcow2.Qcow2Image;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 
 /**
  * A box's writable root disk: {@code boxes/{id}/disk.qcow2}, a qcow2 overlay backed by its
@@ -61,6 +65,24 @@ public final class BoxDisks {
     public static void prepare(Path boxDir, Path base, long virtualSize) {
         Qcow2Image.createOverlay(diskPath(boxDir), base.toAbsolutePath().toString(), BackingFormat.RAW, virtualSize);
     }
+
+    /**
+     * What the guest agent (PID 1) logged on a boot's console when it could not grow the root
+     * filesystem to the disk ({@code root filesystem: cannot grow it: …}); empty if it grew, had
+     * nothing to do, or the console cannot be read. The guest's words are only reported, never
+     * acted on.
+     */
+    public static List<String> growthFailures(Path consoleLog) {
+        try (var lines = Files.lines(consoleLog, StandardCharsets.UTF_8)) {
+            return lines.filter(l -> l.contains(AGENT_PID1 + GROWTH_FAILED))
+                    .map(l -> l.substring(l.indexOf(GROWTH_FAILED)).strip()).toList();
+        } catch (IOException | UncheckedIOException e) {
+            return List.of();
+        }
+    }
+
+    private static final String AGENT_PID1 = "boxlite-agent[1]: ";
+    private static final String GROWTH_FAILED = "root filesystem: cannot grow it";
 
     /** Opens the box's disk for its VM (which then owns it). */
     public static DiskImage open(Path boxDir) {

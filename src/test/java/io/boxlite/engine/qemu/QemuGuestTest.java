@@ -100,10 +100,52 @@ class QemuGuestTest {
         assertEquals(0, check.waitFor(), "qemu-img check: " + report);
     }
 
+    @Test
+    void aRootFilesystemThatCannotGrowIsLoggedAndTheGuestBootsOnItIntact(@TempDir Path dir) throws Exception {
+        Path base = busyboxDisk(dir);
+        Path overlay = dir.resolve("disk.qcow2");
+        Qcow2Image.createOverlay(overlay, base.getFileName().toString(), BackingFormat.RAW, 256L << 20);
+        // why: busybox as /sbin/resize2fs has no such applet and exits 127, a resize2fs that fails
+        BoxliteHome home = BoxliteHome.resolve(Options.builder().home(dir.resolve("home")).build()).open();
+        Path failing = Initramfs.of(kernel, GuestAgentBinary.bytes(), Initramfs.BOX_MODULES,
+                Map.of(Initramfs.RESIZE2FS, Files.readAllBytes(BUSYBOX))).build(home);
+
+        String df = bootRunAndPowerOff(dir, overlay, failing, "df -k / | tail -n 1", "");
+        long kib = Long.parseLong(df.strip().split("\\s+")[1]);
+        assertTrue(kib < 64 * 1024, "the filesystem kept its 64 MiB: " + df);
+        String console = Files.readString(dir.resolve("box/console.log"));
+        var growing = java.util.regex.Pattern.compile("root filesystem: growing from (\\d+) to (\\d+) blocks of "
+                + "(\\d+) bytes").matcher(console);
+        assertTrue(growing.find(), console);
+        long from = Long.parseLong(growing.group(1));
+        long block = Long.parseLong(growing.group(3));
+        assertEquals(64L << 20, from * block, "the base's size");
+        assertEquals(256L << 20, Long.parseLong(growing.group(2)) * block, "the disk's size");
+        assertTrue(console.contains("root filesystem: cannot grow it: resize2fs exited with 127; it stays at " + from
+                + " blocks"), console);
+
+        Process check = new ProcessBuilder("qemu-img", "check", overlay.toString()).redirectErrorStream(true).start();
+        String report = new String(check.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(0, check.waitFor(), "qemu-img check: " + report);
+        Path raw = dir.resolve("disk.raw");
+        Process convert = new ProcessBuilder("qemu-img", "convert", "-O", "raw", overlay.toString(), raw.toString())
+                .redirectErrorStream(true).start();
+        convert.getInputStream().readAllBytes();
+        assertEquals(0, convert.waitFor());
+        Process fsck = new ProcessBuilder("/sbin/e2fsck", "-fn", raw.toString()).redirectErrorStream(true).start();
+        String fsckOut = new String(fsck.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(0, fsck.waitFor(), "e2fsck: " + fsckOut);
+    }
+
     /** Boots a guest on {@code disk}, runs one shell command, powers off; returns its stdout. */
     private static String bootRunAndPowerOff(Path dir, Path disk, String command, String expected) throws Exception {
+        return bootRunAndPowerOff(dir, disk, initramfs, command, expected);
+    }
+
+    private static String bootRunAndPowerOff(Path dir, Path disk, Path initrd, String command, String expected)
+            throws Exception {
         List<String> failures = new CopyOnWriteArrayList<>();
-        QemuGuest.Spec spec = new QemuGuest.Spec(QEMU, false, 1, 256, kernel.vmlinuz(), initramfs,
+        QemuGuest.Spec spec = new QemuGuest.Spec(QEMU, false, 1, 256, kernel.vmlinuz(), initrd,
                 Qcow2Image.open(disk), dir.resolve("box"), List.of());
         try (QemuGuest guest = QemuGuest.start(spec, failures::add);
              AgentClient agent = guest.awaitAgent(BOOT)) {

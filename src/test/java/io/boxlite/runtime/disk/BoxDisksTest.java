@@ -11,6 +11,7 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -59,6 +60,24 @@ class BoxDisksTest {
         assertTrue(info.contains("\"virtual-size\": " + (1L << 30)), info);
         assertTrue(info.contains("\"backing-filename-format\": \"raw\""), info);
         qemuImg("check", BoxDisks.diskPath(box).toString());
+    }
+
+    @Test
+    void theAgentsWordsOnAFailedGrowthAreFoundOnTheConsoleAndNothingElse() throws IOException {
+        Path console = dir.resolve("console.log");
+        Files.writeString(console, """
+                [    1.2] EXT4-fs (vda): mounted filesystem
+                boxlite-agent[1]: root filesystem: growing from 65536 to 262144 blocks of 1024 bytes
+                resize2fs: applet not found
+                boxlite-agent[1]: root filesystem: cannot grow it: resize2fs exited with 127; it stays at 65536 blocks
+                boxlite-agent[57]: root filesystem: cannot grow it: not from PID 1
+                boxlite-agent[1]: listening on vsock port 1024
+                """);
+        assertEquals(List.of("root filesystem: cannot grow it: resize2fs exited with 127; it stays at 65536 blocks"),
+                BoxDisks.growthFailures(console));
+        Files.writeString(console, "boxlite-agent[1]: root filesystem: grew to 262144 blocks\n");
+        assertEquals(List.of(), BoxDisks.growthFailures(console));
+        assertEquals(List.of(), BoxDisks.growthFailures(dir.resolve("absent.log")));
     }
 
     private static String qemuImg(String... args) throws IOException, InterruptedException {
