@@ -44,7 +44,8 @@ public final class Initramfs {
 
     /** Where the box initramfs carries {@code resize2fs}, which the agent runs to grow the root filesystem. */
     public static final String RESIZE2FS = "sbin/resize2fs";
-    private static final List<Path> RESIZE2FS_ON_HOST = List.of(Path.of("/usr/sbin/resize2fs"), Path.of("/sbin/resize2fs"));
+    private static final List<Path> RESIZE2FS_ON_HOST =
+            List.of(Path.of("/usr/sbin/resize2fs"), Path.of("/sbin/resize2fs"));
 
     private final GuestKernel kernel;
     private final byte[] init;

@@ -216,7 +216,8 @@ class MaliciousLayerTest {
         var bad = assertThrows(InvalidArgumentException.class, () -> RootfsBuilder.maxUnpackedBytes(none,
                 Map.of(RootfsBuilder.MAX_UNPACKED_ENV, "12G")));
         assertTrue(bad.getMessage().startsWith(RootfsBuilder.MAX_UNPACKED_ENV + ":"), bad.getMessage());
-        var negative = assertThrows(InvalidArgumentException.class, () -> Options.builder().maxUnpackedBytes(0).build());
+        var negative = assertThrows(InvalidArgumentException.class,
+                () -> Options.builder().maxUnpackedBytes(0).build());
         assertTrue(negative.getMessage().startsWith("maxUnpackedBytes:"), negative.getMessage());
         assertTrue(RootfsBuilder.DEFAULT_MAX_UNPACKED_BYTES >= 16L << 30, "the default is generous");
     }

@@ -76,7 +76,8 @@ class RegistryBoxTest {
                 Path boxDir = runtime.core().store().boxDir(box.id());
 
                 long grown = rootBytes(box);
-                assertTrue(grown > 19 * GIB / 10 && grown <= 2 * GIB, "df shows ~2 GiB, not the image's size: " + grown);
+                assertTrue(grown > 19 * GIB / 10 && grown <= 2 * GIB,
+                        "df shows ~2 GiB, not the image's size: " + grown);
                 String console = Files.readString(boxDir.resolve("vm").resolve("console.log"));
                 assertTrue(console.contains("root filesystem: grew to 524288 blocks"), console);
                 // why: 300 MiB is more than the image's ext4 had free (256 MiB headroom), so it needs the growth
@@ -86,7 +87,8 @@ class RegistryBoxTest {
                 assertEquals(BoxState.STOPPED, box.info().state());
 
                 assertEquals("kept\n", run(box, "cat", "/data/note"), "the write survived stop/start");
-                assertEquals(300L << 20, Long.parseLong(run(box, "/bin/busybox", "stat", "-c", "%s", "/data/big").strip()));
+                String size = run(box, "/bin/busybox", "stat", "-c", "%s", "/data/big");
+                assertEquals(300L << 20, Long.parseLong(size.strip()));
                 assertEquals(grown, rootBytes(box), "the size stays after a restart");
                 String again = Files.readString(boxDir.resolve("vm").resolve("console.log"));
                 assertFalse(again.contains("root filesystem: growing"), "a grown disk is not grown again: " + again);
