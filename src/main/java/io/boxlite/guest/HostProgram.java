@@ -57,6 +57,8 @@ public record HostProgram(Map<String, byte[]> files) {
                 read(Path.of(interp), program + " needs its loader " + interp + ", which is missing")));
         Deque<String> pending = new ArrayDeque<>(elf.needed());
         Map<String, Boolean> seen = new LinkedHashMap<>();
+        // why: libc names the loader too; the loader answers to its own soname, so no second copy
+        elf.interpreter().ifPresent(interp -> seen.put(Path.of(interp).getFileName().toString(), Boolean.TRUE));
         while (!pending.isEmpty()) {
             String name = pending.removeFirst();
             if (seen.putIfAbsent(name, Boolean.TRUE) != null) {

@@ -65,6 +65,7 @@ class HostProgramTest {
                 .forEach(p -> packed.add(Path.of(p).getFileName().toString()));
         assertEquals(expected, packed);
         assertTrue(program.files().containsKey("lib64/ld-linux-x86-64.so.2"), program.files().keySet().toString());
+        assertEquals(expected.size() + 1, program.files().size(), "no file twice: " + program.files().keySet());
         assertTrue(expected.contains("libext2fs.so.2"), expected.toString());
     }
 
