@@ -30,8 +30,8 @@ import java.util.zip.GZIPOutputStream;
  * /init                     the init program (mode 0755)
  * /lib/modules/NAME.ko      each module, flat
  * /etc/boxlite/modules      their paths, one per line, in load order (dependencies first)
- * /FILE                     extra files given to the builder (boxes: /sbin/resize2fs, its
- *                           loader and libraries at their host paths)
+ * /FILE                     extra files given to the builder ({@link #forBoxes}: /sbin/resize2fs,
+ *                           its loader and libraries at their host paths)
  * </pre>
  */
 public final class Initramfs {
@@ -42,7 +42,7 @@ public final class Initramfs {
     public static final List<String> BOX_MODULES = List.of(
             "virtio_mmio", "virtio_blk", "vmw_vsock_virtio_transport", "virtio_net", "virtiofs", "overlay");
 
-    /** Where the box initramfs carries {@code resize2fs}, which the agent runs to grow the root filesystem. */
+    /** Where {@link #forBoxes} puts {@code resize2fs}, which the agent runs to grow the root filesystem. */
     public static final String RESIZE2FS = "sbin/resize2fs";
     private static final List<Path> RESIZE2FS_ON_HOST =
             List.of(Path.of("/usr/sbin/resize2fs"), Path.of("/sbin/resize2fs"));
@@ -72,9 +72,10 @@ public final class Initramfs {
     }
 
     /**
-     * The initramfs boxes boot: {@code agent} as init, {@link #BOX_MODULES}, and the host's
-     * {@code resize2fs} with its loader and libraries at {@value #RESIZE2FS} (the agent grows a
-     * root filesystem smaller than its disk before switching root to it).
+     * The initramfs of boxes whose root filesystem may need growing: {@code agent} as init,
+     * {@link #BOX_MODULES}, and the host's {@code resize2fs} with its loader and libraries at
+     * {@value #RESIZE2FS} (the agent grows a root filesystem smaller than its disk before
+     * switching root to it). Other boxes boot the same without the extra files.
      *
      * @throws io.boxlite.EngineUnavailableException if e2fsprogs is not installed
      */

@@ -123,7 +123,8 @@ public final class BoxHost {
             t = System.nanoTime();
             // the engine owns the disk from here on, and closes it (flushing) with the VM
             vm = engine.boot(new BoxEngine.VmSpec(config.options().cpus(), config.options().memoryMib(), disk,
-                    dir.resolve("vm"), config.options().diskSizeGb() > 0), reason -> LOG.log(System.Logger.Level.DEBUG, "box {0}: {1}", config.id(), reason));
+                    dir.resolve("vm"), config.options().diskSizeGb() > 0),
+                    reason -> LOG.log(System.Logger.Level.DEBUG, "box {0}: {1}", config.id(), reason));
             stage("stage_box_spawn_ms", t);
 
             t = System.nanoTime();

@@ -173,7 +173,7 @@ public final class BoxRuntime implements AutoCloseable {
         try {
             if (o.diskSizeGb() > 0) {
                 // why: only the built base tells whether the requested disk can hold the image
-                BoxDisks.virtualSize(o.diskSizeGb(), rootfsBuilder().build(image).size(), image.reference().toString());
+                BoxDisks.virtualSize(o.diskSizeGb(), rootfsBuilder().build(image).size(), image.reference());
             }
             store.create(config, status);
         } catch (RuntimeException e) {
