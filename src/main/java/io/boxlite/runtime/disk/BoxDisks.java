@@ -60,10 +60,16 @@ public final class BoxDisks {
 
     /**
      * Makes the box's overlay on {@code base}, {@code virtualSize} bytes large (staged, so it
-     * exists whole or not at all).
+     * exists whole or not at all). The base is recorded relative to the box directory
+     * ({@code ../../images/rootfs/<hex>.ext4}), as QEMU resolves it too, so the whole home can move.
      */
     public static void prepare(Path boxDir, Path base, long virtualSize) {
-        Qcow2Image.createOverlay(diskPath(boxDir), base.toAbsolutePath().toString(), BackingFormat.RAW, virtualSize);
+        Qcow2Image.createOverlay(diskPath(boxDir), backingName(boxDir, base), BackingFormat.RAW, virtualSize);
+    }
+
+    /** {@code base} as the overlay in {@code boxDir} names it: relative to that directory. */
+    static String backingName(Path boxDir, Path base) {
+        return boxDir.toAbsolutePath().normalize().relativize(base.toAbsolutePath().normalize()).toString();
     }
 
     /**

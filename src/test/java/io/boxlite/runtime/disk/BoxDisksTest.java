@@ -63,6 +63,38 @@ class BoxDisksTest {
     }
 
     @Test
+    void theBaseIsRecordedRelativeToTheBoxSoTheWholeHomeCanMove() throws Exception {
+        Path home = dir.resolve("home");
+        Path base = Files.createDirectories(home.resolve("images/rootfs")).resolve("abc.ext4");
+        try (var raf = new RandomAccessFile(base.toFile(), "rw")) {
+            raf.setLength(1L << 20);
+            raf.write("image bytes".getBytes(StandardCharsets.UTF_8));
+        }
+        Path box = Files.createDirectories(home.resolve("boxes/01BOX"));
+        BoxDisks.prepare(box, base, BoxDisks.virtualSize(0, Files.size(base), "img"));
+        try (DiskImage disk = BoxDisks.open(box)) {
+            disk.write(512, ByteBuffer.wrap("box bytes".getBytes(StandardCharsets.UTF_8)));
+        }
+
+        Path moved = dir.resolve("elsewhere/home");
+        Files.createDirectories(moved.getParent());
+        Files.move(home, moved);
+
+        try (DiskImage disk = BoxDisks.open(moved.resolve("boxes/01BOX"))) {
+            ByteBuffer image = ByteBuffer.allocate(11);
+            ByteBuffer written = ByteBuffer.allocate(9);
+            disk.read(0, image);
+            disk.read(512, written);
+            assertEquals("image bytes", new String(image.array(), StandardCharsets.UTF_8));
+            assertEquals("box bytes", new String(written.array(), StandardCharsets.UTF_8));
+        }
+        assumeTrue(Files.isExecutable(Path.of("/usr/bin/qemu-img")), "qemu-img (qemu-utils) is needed: bin/setup");
+        String info = qemuImg("info", "--output=json", moved.resolve("boxes/01BOX/disk.qcow2").toString());
+        assertTrue(info.contains("\"backing-filename\": \"../../images/rootfs/abc.ext4\""), info);
+        qemuImg("check", moved.resolve("boxes/01BOX/disk.qcow2").toString());
+    }
+
+    @Test
     void theAgentsWordsOnAFailedGrowthAreFoundOnTheConsoleAndNothingElse() throws IOException {
         Path console = dir.resolve("console.log");
         Files.writeString(console, """
