@@ -11,6 +11,8 @@ import io.boxlite.agent.AgentClient;
 import io.boxlite.agent.CopyOption;
 import io.boxlite.agent.CopyResult;
 import io.boxlite.agent.ExecRequest;
+import io.boxlite.agent.ExecChecks;
+import io.boxlite.agent.ExecChecks.Output;
 import io.boxlite.agent.ExecResult;
 import io.boxlite.agent.Execution;
 import io.boxlite.agent.ShutdownAction;
@@ -19,8 +21,6 @@ import io.boxlite.disk.AllocatedSpace;
 import io.boxlite.disk.RawDiskImage;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
-import java.io.IOException;
-import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -95,33 +95,12 @@ class GuestAgentOnQemuTest {
                 "no device failed: " + failures);
     }
 
-    record Output(String stdout, String stderr, ExecResult result) {
-    }
-
     private Output run(ExecRequest request) throws Exception {
-        try (Execution e = agent.exec(request)) {
-            e.stdin().close();
-            CompletableFuture<byte[]> err = readAsync(e.stderr());
-            String out = new String(e.stdout().readAllBytes(), UTF_8);
-            ExecResult result = e.waitFor(GUARD).orElseThrow(() -> new AssertionError("no exit within " + GUARD));
-            return new Output(out, new String(err.get(), UTF_8), result);
-        }
+        return ExecChecks.run(agent, request, GUARD);
     }
 
     private Output sh(String script) throws Exception {
         return run(ExecRequest.builder("sh", "-c", script).build());
-    }
-
-    private static CompletableFuture<byte[]> readAsync(InputStream in) {
-        CompletableFuture<byte[]> f = new CompletableFuture<>();
-        Thread.ofVirtual().start(() -> {
-            try {
-                f.complete(in.readAllBytes());
-            } catch (IOException ex) {
-                f.completeExceptionally(ex);
-            }
-        });
-        return f;
     }
 
     @Test
@@ -172,7 +151,7 @@ class GuestAgentOnQemuTest {
         byte[] input = new byte[4 * 1024 * 1024 + 13];
         new Random(4).nextBytes(input);
         try (Execution e = agent.exec(ExecRequest.builder("cat").build())) {
-            CompletableFuture<byte[]> out = readAsync(e.stdout());
+            CompletableFuture<byte[]> out = ExecChecks.readAsync(e.stdout());
             try (OutputStream in = e.stdin()) {
                 in.write(input);
             }
@@ -201,7 +180,7 @@ class GuestAgentOnQemuTest {
                 + " && while [ $i -le " + copies + " ]; do echo \"block $i\"; cat /tmp/block; i=$((i+1)); done";
         try (Execution e = agent.exec(ExecRequest.builder("sh", "-c", script).build())) {
             e.stdin().close();
-            CompletableFuture<byte[]> err = readAsync(e.stderr());
+            CompletableFuture<byte[]> err = ExecChecks.readAsync(e.stderr());
             ExpectedStream expected = new ExpectedStream(block, copies);
             byte[] buf = new byte[256 * 1024];
             int n;
@@ -333,27 +312,7 @@ class GuestAgentOnQemuTest {
 
     @Test
     void aPtyIsATerminalOfTheRequestedSizeAndFollowsResize() throws Exception {
-        Output tty = run(ExecRequest.builder("tty").tty(30, 100).build());
-        assertEquals(0, tty.result().exitCode(), "tty succeeds on a PTY: " + tty.stdout());
-        assertTrue(tty.stdout().startsWith("/dev/pts/"), tty.stdout());
-
-        try (Execution e = agent.exec(ExecRequest.builder("sh", "-c", "stty size; read x; stty size")
-                .tty(30, 100).build())) {
-            StringBuilder seen = new StringBuilder();
-            byte[] buf = new byte[256];
-            while (!seen.toString().contains("30 100")) {
-                int n = e.stdout().read(buf);
-                assertTrue(n > 0, "output ended before the first stty size: " + seen);
-                seen.append(new String(buf, 0, n, UTF_8));
-            }
-            e.resizeTty(40, 120);
-            e.stdin().write("go\n".getBytes(UTF_8));
-            e.stdin().flush();
-            seen.append(new String(e.stdout().readAllBytes(), UTF_8));
-            assertTrue(seen.toString().contains("40 120"), "after resizeTty: " + seen);
-            assertEquals(0, e.waitFor(GUARD).orElseThrow().exitCode());
-            assertEquals(-1, e.stderr().read(), "a TTY merges stderr into stdout");
-        }
+        ExecChecks.ttyHasTheRequestedSizeAndFollowsResize(agent, GUARD);
     }
 
     @Test
@@ -388,49 +347,17 @@ class GuestAgentOnQemuTest {
 
     @Test
     void aCommandThatNeverReadsStdinDoesNotDeadlockTheHostWritingIt() throws Exception {
-        try (Execution e = agent.exec(ExecRequest.builder("sh", "-c", "echo hi; sleep 1").build())) {
-            CompletableFuture<Throwable> writer = new CompletableFuture<>();
-            Thread.ofVirtual().start(() -> {
-                try (OutputStream in = e.stdin()) {
-                    byte[] chunk = new byte[1 << 20];
-                    for (int i = 0; i < 64; i++) {
-                        in.write(chunk);
-                    }
-                    writer.complete(null);
-                } catch (IOException ex) {
-                    writer.complete(ex);
-                }
-            });
-            assertEquals("hi\n", new String(e.stdout().readAllBytes(), UTF_8));
-            assertEquals(0, e.waitFor(GUARD).orElseThrow().exitCode());
-            Throwable t = writer.get(GUARD.toSeconds(), TimeUnit.SECONDS);
-            assertTrue(t instanceof IOException, "the blocked writer is released with an IOException: " + t);
-        }
+        ExecChecks.neverReadStdinDoesNotDeadlockTheWriter(agent, GUARD);
     }
 
     @Test
     void aCommandFloodingStderrStallsNeitherItsStdoutNorAnotherExec() throws Exception {
-        long flood = 16L << 20;
-        try (Execution flooder = agent.exec(ExecRequest.builder("sh", "-c",
-                "echo started; head -c " + flood + " /dev/zero >&2; echo finished").build())) {
-            flooder.stdin().close();
-            byte[] started = new byte["started\n".length()];
-            assertEquals(started.length, flooder.stdout().readNBytes(started, 0, started.length));
-            assertEquals("started\n", new String(started, UTF_8));
-            // Nobody reads the flooder's stderr now; another exec must still run normally.
-            Output other = sh("echo unaffected; echo also >&2");
-            assertEquals("unaffected\n", other.stdout());
-            assertEquals("also\n", other.stderr());
-            assertTrue(flooder.waitFor(Duration.ofMillis(500)).isEmpty(), "the flooder is held back, not dropped");
+        ExecChecks.stderrFloodStallsNeitherStdoutNorAnotherExec(agent, 16L << 20, GUARD);
+    }
 
-            AtomicLong drained = new AtomicLong();
-            CompletableFuture<Void> err = CompletableFuture.runAsync(() -> drainCounting(flooder.stderr(), drained),
-                    Executors.newVirtualThreadPerTaskExecutor());
-            assertEquals("finished\n", new String(flooder.stdout().readAllBytes(), UTF_8));
-            err.get(GUARD.toSeconds(), TimeUnit.SECONDS);
-            assertEquals(flood, drained.get());
-            assertEquals(0, flooder.waitFor(GUARD).orElseThrow().exitCode());
-        }
+    @Test
+    void aCommandFloodingStdoutAndStderrAtOnceDeliversBothIntact() throws Exception {
+        ExecChecks.bothStreamsFloodedAtOnceArriveIntact(agent, 12, GUARD);
     }
 
     @Test
@@ -438,8 +365,7 @@ class GuestAgentOnQemuTest {
         try (Execution flooder = agent.exec(ExecRequest.builder("cat", "/dev/zero").build())) {
             flooder.stdin().close();
             AtomicLong drained = new AtomicLong();
-            CompletableFuture<Void> reader = CompletableFuture.runAsync(() -> drainCounting(flooder.stdout(), drained),
-                    Executors.newVirtualThreadPerTaskExecutor());
+            CompletableFuture<Void> reader = ExecChecks.drainCounting(flooder.stdout(), drained);
             for (int i = 0; i < 5; i++) {
                 Output o = sh("echo round-" + i);
                 assertEquals("round-" + i + "\n", o.stdout());
@@ -449,18 +375,6 @@ class GuestAgentOnQemuTest {
             flooder.kill();
             assertEquals(9, flooder.waitFor(GUARD).orElseThrow().signal());
             reader.get(GUARD.toSeconds(), TimeUnit.SECONDS);
-        }
-    }
-
-    private static void drainCounting(InputStream in, AtomicLong count) {
-        byte[] buf = new byte[64 * 1024];
-        try {
-            int n;
-            while ((n = in.read(buf)) > 0) {
-                count.addAndGet(n);
-            }
-        } catch (IOException ex) {
-            throw new RuntimeException(ex);
         }
     }
 
