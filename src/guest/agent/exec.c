@@ -615,9 +615,17 @@ int exec_channel(int sock, const struct frame *first)
                 s.exit_at = now;
             }
         }
-        for (int i = 0; i < 2; i++)
-            if (ix_out[i] >= 0 && (pfd[ix_out[i]].revents & (POLLIN | POLLHUP | POLLERR)))
-                read_stream(&s.out[i]);
+        for (int i = 0; i < 2; i++) {
+            struct ostream *o = &s.out[i];
+            if (ix_out[i] < 0 || !(pfd[ix_out[i]].revents & (POLLIN | POLLHUP | POLLERR)))
+                continue;
+            /* Both streams were eligible before poll, but reading the first may have taken the
+             * queue's room: reading the second then would run past the end of outq. */
+            if (stream_eligible(&s, o))
+                read_stream(o);
+            else
+                o->last_active = now; /* held back by the queue: not silence */
+        }
         if (ix_in >= 0 && (pfd[ix_in].revents & (POLLOUT | POLLERR | POLLHUP)) && !s.stdin_closed)
             write_stdin(&s);
         if (s.deadline && !s.timed_out && now >= s.deadline && !s.exited) {

@@ -4,6 +4,8 @@
  *   1. mount proc, sysfs and devtmpfs in the initramfs; attach stdio to /dev/console;
  *   2. load the kernel modules listed in /etc/boxlite/modules, in file order (finit_module);
  *   3. wait for the root device (boxlite.root=, default /dev/vda) and mount it (ext4) on /newroot;
+ *      if the device is larger than the ext4 on it (the box asked for a bigger disk), grow the
+ *      filesystem online with the initramfs's /sbin/resize2fs;
  *   4. switch root the switch_root way: move /proc, /sys, /dev into the new root, delete the
  *      initramfs files (they are RAM), move-mount the new root over / and chroot into it
  *      (pivot_root cannot pivot away from the initramfs: EINVAL);
@@ -25,12 +27,14 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #define MODULES_FILE "/etc/boxlite/modules"
 #define NEWROOT "/newroot"
 #define ROOT_WAIT_MS 10000
+#define RESIZE2FS "/sbin/resize2fs"
 
 struct boot_args {
     char root[128];
@@ -164,12 +168,87 @@ static void wait_for(const char *path)
     }
 }
 
+static uint32_t le32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* The device's size and the ext2/3/4 filesystem's on it, both in filesystem blocks. Returns -1
+ * (after logging) when either cannot be read or the superblock is not ext's. */
+static int ext_sizes(const char *dev, uint64_t *device_blocks, uint64_t *fs_blocks, uint32_t *block_size)
+{
+    int fd = open(dev, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        logmsg("root filesystem: cannot grow it: open %s: %s", dev, strerror(errno));
+        return -1;
+    }
+    uint64_t bytes = 0;
+    unsigned char sb[1024];
+    int ok = ioctl(fd, BLKGETSIZE64, &bytes) == 0 && pread(fd, sb, sizeof sb, 1024) == (ssize_t)sizeof sb;
+    int err = errno;
+    close(fd);
+    if (!ok) {
+        logmsg("root filesystem: cannot grow it: read the size and superblock of %s: %s", dev, strerror(err));
+        return -1;
+    }
+    uint32_t log_block = le32(sb + 0x18);
+    if ((sb[0x38] | sb[0x39] << 8) != 0xEF53 || log_block > 6) {
+        logmsg("root filesystem: cannot grow it: %s holds no ext2/3/4 superblock", dev);
+        return -1;
+    }
+    *block_size = 1024u << log_block;
+    *fs_blocks = le32(sb + 0x04);
+    if (le32(sb + 0x60) & 0x80) /* INCOMPAT_64BIT: the high half of s_blocks_count */
+        *fs_blocks |= (uint64_t)le32(sb + 0x150) << 32;
+    *device_blocks = bytes / *block_size;
+    return 0;
+}
+
+/* Grows the mounted root filesystem to its device when the host gave the box a bigger disk
+ * (diskSizeGb). Online resizing goes through the kernel's journal, so a failure leaves the
+ * filesystem consistent at its old size; it is logged and the box boots anyway. The host reads
+ * the "root filesystem:" lines from the console. */
+static void grow_root(const char *dev, const char *fstype)
+{
+    uint64_t device_blocks, fs_blocks;
+    uint32_t block_size;
+    if (strncmp(fstype, "ext", 3) != 0 || ext_sizes(dev, &device_blocks, &fs_blocks, &block_size) < 0
+        || device_blocks <= fs_blocks)
+        return;
+    logmsg("root filesystem: growing from %llu to %llu blocks of %u bytes", (unsigned long long)fs_blocks,
+           (unsigned long long)device_blocks, block_size);
+    pid_t pid = fork();
+    if (pid == 0) {
+        char *const argv[] = {"resize2fs", (char *)dev, NULL};
+        char *const envp[] = {"PATH=/sbin:/bin", NULL};
+        execve(RESIZE2FS, argv, envp);
+        dprintf(2, "boxlite-agent: exec " RESIZE2FS ": %s\n", strerror(errno));
+        _exit(127);
+    }
+    int status = 0;
+    if (pid < 0) {
+        logmsg("root filesystem: cannot grow it: fork: %s", strerror(errno));
+        return;
+    }
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    uint64_t now = fs_blocks;
+    if (ext_sizes(dev, &device_blocks, &now, &block_size) == 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0
+        && now > fs_blocks)
+        logmsg("root filesystem: grew to %llu blocks", (unsigned long long)now);
+    else
+        logmsg("root filesystem: cannot grow it: resize2fs %s %d; it stays at %llu blocks",
+               WIFEXITED(status) ? "exited with" : "was killed by signal",
+               WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), (unsigned long long)now);
+}
+
 static void switch_root(const struct boot_args *a)
 {
     wait_for(a->root);
     mkdir(NEWROOT, 0755);
     if (mount(a->root, NEWROOT, a->fstype, 0, a->flags[0] ? a->flags : NULL) < 0)
         die("mount %s (%s) on %s: %s", a->root, a->fstype, NEWROOT, strerror(errno));
+    grow_root(a->root, a->fstype);
     static const char *const moved[] = {"/proc", "/sys", "/dev"};
     for (size_t i = 0; i < sizeof moved / sizeof moved[0]; i++) {
         char dst[64];

@@ -25,7 +25,10 @@ import java.util.Optional;
  * @param rootfsPath  a local OCI image layout directory to use instead of {@code image}
  * @param cpus        virtual CPUs (default {@value #DEFAULT_CPUS})
  * @param memoryMib   guest RAM in MiB (default {@value #DEFAULT_MEMORY_MIB})
- * @param diskSizeGb  the root disk's size in GB; 0 (default) keeps the image's size plus headroom
+ * @param diskSizeGb  the root disk's size in GiB; 0 (default) keeps the image's size plus 256 MiB
+ *                    free. A larger disk is thin (allocated as written) and the guest grows its
+ *                    filesystem to fill it at first boot; smaller than the image is refused at
+ *                    create ({@link InvalidArgumentException} naming {@code diskSizeGb})
  * @param workingDir  the working directory of commands; else the image's WORKDIR, else {@code /}
  * @param env         environment merged over the image's ENV
  * @param volumes     host directories to share (not supported yet)

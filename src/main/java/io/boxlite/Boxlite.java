@@ -79,8 +79,12 @@ public final class Boxlite implements AutoCloseable {
      * Creates a box with a unique name.
      *
      * @throws AlreadyExistsException if the name is taken
-     * @throws InvalidArgumentException naming the field of a bad option
+     * @throws InvalidArgumentException naming the field of a bad option, also a
+     *         {@code diskSizeGb} smaller than the image's root filesystem (to check it, create
+     *         builds the image's ext4 base, which the first start needs anyway)
      * @throws UnsupportedException for volumes, ports or network, which are not available yet
+     * @throws BoxliteException {@link ErrorCode#RESOURCE_EXHAUSTED} if, building that base, the
+     *         image unpacks to more than {@link Options#maxUnpackedBytes()}
      */
     public Box create(BoxOptions options, String name) {
         return wrap(core.create(options, Optional.of(Objects.requireNonNull(name, "name"))));

@@ -35,7 +35,8 @@ final class BoxFlags {
             description = "Guest memory: MiB, or with a unit (512m, 2g); default 1024.")
     String memory;
 
-    @Option(names = "--disk-size", paramLabel = "GB", description = "Root disk size in GB (default: the image's).")
+    @Option(names = "--disk-size", paramLabel = "GB",
+            description = "Root disk size in GiB, at least the image's (default: the image's, plus 256 MiB free).")
     Long diskSize;
 
     @Option(names = "--entrypoint", description = "Replace the image's ENTRYPOINT (split on spaces).")

@@ -5,6 +5,8 @@ import io.boxlite.InvalidArgumentException;
 import io.boxlite.InvalidStateException;
 import io.boxlite.NotFoundException;
 import io.boxlite.StorageException;
+import io.boxlite.sys.Fd;
+import io.boxlite.sys.NativeException;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -15,7 +17,13 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.ReadWriteLock;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
  * A disk that is a plain file, byte for byte (what {@code qemu-img create -f raw} makes).
@@ -23,9 +31,10 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * serialise on a file position. The virtual size is the file's length at open, which must be a
  * non-zero multiple of 512.
  *
- * <p>Discard and write-zeroes write zeros (a {@code FileChannel} cannot punch holes), so a range
- * always reads back as zeros afterwards; the cost is that a discard allocates the range in a
- * sparse file.
+ * <p>Discard and write-zeroes with unmap punch a hole ({@code fallocate(PUNCH_HOLE | KEEP_SIZE)}),
+ * so the host file gives the space back; where its filesystem cannot punch holes they write
+ * zeros instead. Either way the range reads back as zeros afterwards. Write-zeroes without
+ * unmap writes zeros, keeping the range allocated.
  *
  * <p>Do not interrupt a thread while it is inside a call: {@code FileChannel} closes itself on
  * interrupt, after which every call fails with {@link StorageException}.
@@ -40,16 +49,25 @@ public final class RawDiskImage implements DiskImage {
     private static final int SECTOR = 512;
     private static final int ZERO_CHUNK = 1 << 20;
     private static final ByteBuffer ZEROS = ByteBuffer.allocateDirect(ZERO_CHUNK).asReadOnlyBuffer();
+    private static final System.Logger LOG = System.getLogger(RawDiskImage.class.getName());
+    // fallocate may wait on the filesystem's journal, and a virtual thread must not block in a
+    // foreign call (docs/threading.md): device threads hand the punch to these platform threads.
+    private static final ExecutorService PUNCHER = Executors.newCachedThreadPool(
+            Thread.ofPlatform().daemon().name("boxlite-disk-punch-", 0).factory());
 
     private final Path path;
     private final FileChannel channel;
     private final long size;
     private final boolean readOnly;
+    private final Fd holes; // the same open file as channel, for fallocate; null when read-only
+    private final ReadWriteLock holesLock = new ReentrantReadWriteLock(); // close waits for punches
+    private volatile boolean punching = true;
     private final AtomicBoolean closed = new AtomicBoolean();
 
-    private RawDiskImage(Path path, FileChannel channel, long size, boolean readOnly) {
+    private RawDiskImage(Path path, FileChannel channel, Fd holes, long size, boolean readOnly) {
         this.path = path;
         this.channel = channel;
+        this.holes = holes;
         this.size = size;
         this.readOnly = readOnly;
     }
@@ -62,13 +80,19 @@ public final class RawDiskImage implements DiskImage {
      * @throws StorageException         if it cannot be opened
      */
     public static RawDiskImage open(Path path, boolean readOnly) {
+        Fd holes = readOnly ? null : openForHoles(path);
         FileChannel ch;
         try {
+            // Writable: the channel reopens the very file the descriptor holds, so holes are never
+            // punched in another file that took the path in between.
             ch = readOnly ? FileChannel.open(path, StandardOpenOption.READ)
-                    : FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE);
+                    : FileChannel.open(Path.of("/proc/self/fd/" + holes.value()),
+                            StandardOpenOption.READ, StandardOpenOption.WRITE);
         } catch (NoSuchFileException e) {
+            closeQuietly(holes, e);
             throw new NotFoundException("disk image " + path + " does not exist", e);
         } catch (IOException e) {
+            closeQuietly(holes, e);
             throw new StorageException("cannot open disk image " + path + ": " + e.getMessage(), e);
         }
         try {
@@ -77,9 +101,10 @@ public final class RawDiskImage implements DiskImage {
                 throw new InvalidArgumentException("disk image " + path + " is " + size
                         + " bytes; a raw disk must be a non-zero multiple of 512 bytes (resize it, e.g. with truncate -s)");
             }
-            return new RawDiskImage(path, ch, size, readOnly);
+            return new RawDiskImage(path, ch, holes, size, readOnly);
         } catch (IOException | RuntimeException e) {
             closeQuietly(ch, e);
+            closeQuietly(holes, e);
             if (e instanceof RuntimeException re) {
                 throw re;
             }
@@ -190,13 +215,66 @@ public final class RawDiskImage implements DiskImage {
     @Override
     public void discard(long offset, long length) {
         requireWritable("discard");
-        zero(offset, length);
+        deallocate(offset, length);
     }
 
     @Override
     public void writeZeroes(long offset, long length, boolean mayUnmap) {
         requireWritable("write zeroes");
+        if (mayUnmap) {
+            deallocate(offset, length);
+        } else {
+            zero(offset, length);
+        }
+    }
+
+    private void deallocate(long offset, long length) {
+        checkRange(offset, length);
+        if (length == 0 || punching && punchHole(offset, length)) {
+            return;
+        }
         zero(offset, length);
+    }
+
+    /** Punches on a platform thread; false once the filesystem has refused. */
+    private boolean punchHole(long offset, long length) {
+        if (!Thread.currentThread().isVirtual()) {
+            return punchNow(offset, length);
+        }
+        Future<Boolean> punched = PUNCHER.submit(() -> punchNow(offset, length));
+        try {
+            return punched.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new StorageException("disk image " + path + ": interrupted while discarding at offset " + offset, e);
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof RuntimeException re) {
+                throw re;
+            }
+            throw new StorageException("disk image " + path + ": discard at offset " + offset + " failed: "
+                    + e.getCause(), e.getCause());
+        }
+    }
+
+    private boolean punchNow(long offset, long length) {
+        holesLock.readLock().lock();
+        try {
+            if (closed.get()) {
+                throw new StorageException("disk image " + path + " is closed; cannot discard at offset " + offset);
+            }
+            if (holes.punchHole(offset, length)) {
+                return true;
+            }
+            punching = false;
+            LOG.log(System.Logger.Level.INFO, "The filesystem of disk image {0} cannot punch holes;"
+                    + " discards write zeros instead", path);
+            return false;
+        } catch (NativeException e) {
+            throw new StorageException("disk image " + path + ": discard at offset " + offset + " failed: "
+                    + e.getMessage(), e);
+        } finally {
+            holesLock.readLock().unlock();
+        }
     }
 
     private void zero(long offset, long length) {
@@ -248,11 +326,17 @@ public final class RawDiskImage implements DiskImage {
         try {
             channel.close();
         } catch (IOException e) {
-            StorageException c = new StorageException("cannot close disk image " + path + ": " + e.getMessage(), e);
-            if (failure == null) {
-                failure = c;
-            } else {
-                failure.addSuppressed(c);
+            failure = addFailure(failure, new StorageException("cannot close disk image " + path + ": " + e.getMessage(), e));
+        }
+        if (holes != null) {
+            holesLock.writeLock().lock();
+            try {
+                holes.close();
+            } catch (NativeException e) {
+                failure = addFailure(failure, new StorageException("cannot close disk image " + path + ": "
+                        + e.getMessage(), e));
+            } finally {
+                holesLock.writeLock().unlock();
             }
         }
         if (failure != null) {
@@ -260,10 +344,39 @@ public final class RawDiskImage implements DiskImage {
         }
     }
 
+    private static StorageException addFailure(StorageException first, StorageException next) {
+        if (first == null) {
+            return next;
+        }
+        first.addSuppressed(next);
+        return first;
+    }
+
+    private static Fd openForHoles(Path path) {
+        try {
+            return Fd.openReadWrite(path);
+        } catch (NotFoundException e) {
+            throw new NotFoundException("disk image " + path + " does not exist", e);
+        } catch (NativeException e) {
+            throw new StorageException("cannot open disk image " + path + ": " + e.getMessage(), e);
+        }
+    }
+
     private static void closeQuietly(FileChannel ch, Exception primary) {
         try {
             ch.close();
         } catch (IOException e) {
+            primary.addSuppressed(e);
+        }
+    }
+
+    private static void closeQuietly(Fd fd, Exception primary) {
+        if (fd == null) {
+            return;
+        }
+        try {
+            fd.close();
+        } catch (NativeException e) {
             primary.addSuppressed(e);
         }
     }

@@ -11,8 +11,12 @@ import java.util.function.Consumer;
  * {@code io.boxlite.vmm.vstate.Vm}) boots the box kernel.
  */
 public interface BoxEngine {
-    /** What a box VM needs. {@code stateDir} receives sockets, the console log and engine logs. */
-    record VmSpec(int cpus, int memoryMib, DiskImage rootDisk, Path stateDir) {
+    /**
+     * What a box VM needs. {@code stateDir} receives sockets, the console log and engine logs.
+     * {@code growRoot}: the root disk may be larger than its filesystem, so the guest boots with
+     * the tools to grow it ({@code resize2fs}; other boxes boot a smaller initramfs without them).
+     */
+    record VmSpec(int cpus, int memoryMib, DiskImage rootDisk, Path stateDir, boolean growRoot) {
     }
 
     /** A short name for status and {@code info}, e.g. {@code qemu-tcg}. */

@@ -9,6 +9,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 
 /** The QEMU engine behind {@link BoxEngine}: QEMU (KVM or TCG) runs the CPU, our devices serve it. */
 public final class QemuBoxEngine implements BoxEngine {
@@ -16,13 +17,21 @@ public final class QemuBoxEngine implements BoxEngine {
     private final boolean kvm;
     private final Path kernel;
     private final Path initramfs;
+    private final Supplier<Path> growingInitramfs;
     private final String reason;
 
-    public QemuBoxEngine(Path qemu, boolean kvm, Path kernel, Path initramfs, String reason) {
+    /**
+     * @param initramfs        what boxes boot
+     * @param growingInitramfs what boxes whose root filesystem may need growing boot (built, or
+     *                         found in the cache, when such a box starts)
+     */
+    public QemuBoxEngine(Path qemu, boolean kvm, Path kernel, Path initramfs, Supplier<Path> growingInitramfs,
+                         String reason) {
         this.qemu = qemu;
         this.kvm = kvm;
         this.kernel = kernel;
         this.initramfs = initramfs;
+        this.growingInitramfs = growingInitramfs;
         this.reason = reason;
     }
 
@@ -39,7 +48,8 @@ public final class QemuBoxEngine implements BoxEngine {
     @Override
     public BoxVm boot(VmSpec spec, Consumer<String> onFailure) {
         QemuGuest guest = QemuGuest.start(new QemuGuest.Spec(qemu, kvm, spec.cpus(), spec.memoryMib(), kernel,
-                initramfs, spec.rootDisk(), spec.stateDir(), List.of()), onFailure);
+                spec.growRoot() ? growingInitramfs.get() : initramfs, spec.rootDisk(), spec.stateDir(), List.of()),
+                onFailure);
         return new Vm(guest, spec.stateDir());
     }
 

@@ -30,7 +30,8 @@ import java.util.zip.GZIPOutputStream;
  * /init                     the init program (mode 0755)
  * /lib/modules/NAME.ko      each module, flat
  * /etc/boxlite/modules      their paths, one per line, in load order (dependencies first)
- * /FILE                     extra files given to the builder
+ * /FILE                     extra files given to the builder ({@link #forBoxes}: /sbin/resize2fs,
+ *                           its loader and libraries at their host paths)
  * </pre>
  */
 public final class Initramfs {
@@ -40,6 +41,11 @@ public final class Initramfs {
     /** What a box needs: disk, vsock to the host, network, shared folders, overlay roots. */
     public static final List<String> BOX_MODULES = List.of(
             "virtio_mmio", "virtio_blk", "vmw_vsock_virtio_transport", "virtio_net", "virtiofs", "overlay");
+
+    /** Where {@link #forBoxes} puts {@code resize2fs}, which the agent runs to grow the root filesystem. */
+    public static final String RESIZE2FS = "sbin/resize2fs";
+    private static final List<Path> RESIZE2FS_ON_HOST =
+            List.of(Path.of("/usr/sbin/resize2fs"), Path.of("/sbin/resize2fs"));
 
     private final GuestKernel kernel;
     private final byte[] init;
@@ -63,6 +69,21 @@ public final class Initramfs {
             throw new IllegalArgumentException("the init program is empty");
         }
         return new Initramfs(kernel, init, modules, extraFiles);
+    }
+
+    /**
+     * The initramfs of boxes whose root filesystem may need growing: {@code agent} as init,
+     * {@link #BOX_MODULES}, and the host's {@code resize2fs} with its loader and libraries at
+     * {@value #RESIZE2FS} (the agent grows a root filesystem smaller than its disk before
+     * switching root to it). Other boxes boot the same without the extra files.
+     *
+     * @throws io.boxlite.EngineUnavailableException if e2fsprogs is not installed
+     */
+    public static Initramfs forBoxes(GuestKernel kernel, byte[] agent) {
+        Path resize2fs = RESIZE2FS_ON_HOST.stream().filter(Files::isExecutable).findFirst()
+                .orElseThrow(() -> new io.boxlite.EngineUnavailableException("resize2fs is not installed, and boxes "
+                        + "need it to grow their root filesystem: install e2fsprogs (bin/setup)"));
+        return of(kernel, agent, BOX_MODULES, HostProgram.resolve(resize2fs, RESIZE2FS).files());
     }
 
     /**

@@ -24,7 +24,6 @@ import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
 import java.util.stream.Stream;
 import java.util.zip.GZIPOutputStream;
@@ -245,7 +244,7 @@ public final class LabImage {
 
     private static Path boxInitramfs(Spec spec) {
         BoxliteHome home = BoxliteHome.resolve(Options.builder().home(spec.cacheDir().resolve("home")).build()).open();
-        return Initramfs.of(spec.kernel(), GuestAgentBinary.bytes(), Initramfs.BOX_MODULES, Map.of()).build(home);
+        return Initramfs.forBoxes(spec.kernel(), GuestAgentBinary.bytes()).build(home);
     }
 
     /** A 32 MiB ext4 root: busybox as every command, passwd and group; made by mke2fs -d. */

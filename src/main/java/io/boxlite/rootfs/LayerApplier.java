@@ -44,12 +44,14 @@ final class LayerApplier {
     private static final int MAX_PATH_BYTES = 4095;
 
     private final StagedTree tree;
+    private final UnpackBudget budget;
     private Set<String> layerPaths = new HashSet<>();
     private String what = "";
     private String entryName = "";
 
-    LayerApplier(StagedTree tree) {
+    LayerApplier(StagedTree tree, UnpackBudget budget) {
         this.tree = tree;
+        this.budget = budget;
     }
 
     /**
@@ -66,6 +68,10 @@ final class LayerApplier {
         while ((next = reader.next()).isPresent()) {
             TarEntry entry = next.get();
             entryName = entry.name();
+            budget.entry(entryName);
+            if (entry.type() == TarEntry.Type.REGULAR) {
+                budget.checkDeclared(entry.size());
+            }
             applyEntry(entry, reader);
         }
     }

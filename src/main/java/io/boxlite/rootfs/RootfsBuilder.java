@@ -1,6 +1,7 @@
 package io.boxlite.rootfs;
 
 import io.boxlite.InvalidArgumentException;
+import io.boxlite.Options;
 import io.boxlite.StorageException;
 import io.boxlite.oci.Descriptor;
 import io.boxlite.oci.Digest;
@@ -23,6 +24,7 @@ import java.security.MessageDigest;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 
@@ -55,16 +57,26 @@ import java.util.Optional;
 public final class RootfsBuilder {
     /** Free space a base gets beyond its content, unless {@link #create(ImageStore, long)} says otherwise. */
     public static final long DEFAULT_HEADROOM = 256L << 20;
+    /**
+     * The most an image's layers may unpack to, all together, unless {@link Options#maxUnpackedBytes}
+     * or {@value #MAX_UNPACKED_ENV} says otherwise: 32 GiB, above the largest common images
+     * (CUDA and ML images reach 10-20 GB) yet finite, so a decompression bomb stops there.
+     */
+    public static final long DEFAULT_MAX_UNPACKED_BYTES = 32L << 30;
+    /** The environment variable that sets the unpack limit when {@link Options} does not. */
+    public static final String MAX_UNPACKED_ENV = "BOXLITE_MAX_UNPACKED_BYTES";
     private static final System.Logger LOG = System.getLogger(RootfsBuilder.class.getName());
 
     private final ImageStore store;
     private final long headroom;
     private final Duration lockTimeout;
+    private final long maxUnpackedBytes;
 
-    private RootfsBuilder(ImageStore store, long headroom, Duration lockTimeout) {
+    private RootfsBuilder(ImageStore store, long headroom, Duration lockTimeout, long maxUnpackedBytes) {
         this.store = store;
         this.headroom = headroom;
         this.lockTimeout = lockTimeout;
+        this.maxUnpackedBytes = maxUnpackedBytes;
     }
 
     /** A builder with {@link #DEFAULT_HEADROOM}. */
@@ -84,7 +96,47 @@ public final class RootfsBuilder {
             throw new InvalidArgumentException("Rootfs headroom must not be negative, got "
                     + headroom);
         }
-        return new RootfsBuilder(store, headroom, ImageStore.DEFAULT_LOCK_TIMEOUT);
+        return new RootfsBuilder(store, headroom, ImageStore.DEFAULT_LOCK_TIMEOUT, DEFAULT_MAX_UNPACKED_BYTES);
+    }
+
+    /**
+     * This builder with another limit on the bytes an image's layers may unpack to (all layers
+     * together, as uncompressed tar streams); a build that passes it fails with
+     * {@link io.boxlite.ErrorCode#RESOURCE_EXHAUSTED} and leaves nothing behind.
+     *
+     * @throws InvalidArgumentException if {@code limit} is not positive
+     */
+    public RootfsBuilder withMaxUnpackedBytes(long limit) {
+        if (limit <= 0) {
+            throw new InvalidArgumentException("maxUnpackedBytes: must be positive, got " + limit);
+        }
+        return new RootfsBuilder(store, headroom, lockTimeout, limit);
+    }
+
+    /**
+     * The unpack limit for a runtime: {@link Options#maxUnpackedBytes}, else
+     * {@value #MAX_UNPACKED_ENV} (bytes, decimal), else {@link #DEFAULT_MAX_UNPACKED_BYTES}.
+     *
+     * @throws InvalidArgumentException naming the source if the value is not a positive number
+     */
+    public static long maxUnpackedBytes(Options options, Map<String, String> env) {
+        if (options.maxUnpackedBytes().isPresent()) {
+            return options.maxUnpackedBytes().getAsLong();
+        }
+        String value = env.get(MAX_UNPACKED_ENV);
+        if (value == null || value.isBlank()) {
+            return DEFAULT_MAX_UNPACKED_BYTES;
+        }
+        try {
+            long limit = Long.parseLong(value.strip());
+            if (limit > 0) {
+                return limit;
+            }
+        } catch (NumberFormatException e) {
+            // why: reported below, with the value
+        }
+        throw new InvalidArgumentException(MAX_UNPACKED_ENV + ": must be a positive number of bytes, got '"
+                + value + "'");
     }
 
     /** The directory of cached bases, {@code images/rootfs/}. */
@@ -119,6 +171,8 @@ public final class RootfsBuilder {
      * @throws io.boxlite.UnsupportedException for sparse files in a layer, or zstd without
      *         zstd-jni
      * @throws io.boxlite.EngineUnavailableException if e2fsprogs is not installed
+     * @throws io.boxlite.BoxliteException ({@link io.boxlite.ErrorCode#RESOURCE_EXHAUSTED}) if the
+     *         layers unpack to more than the limit ({@link #withMaxUnpackedBytes})
      * @throws StorageException if the image cannot be written or e2fsck finds it inconsistent
      */
     public Rootfs build(Digest manifest) {
@@ -160,12 +214,14 @@ public final class RootfsBuilder {
             Path treeDir = work.resolve("tree");
             Files.createDirectory(treeDir);
             var tree = new StagedTree(treeDir);
-            var applier = new LayerApplier(tree);
+            var budget = new UnpackBudget(maxUnpackedBytes, manifest.toString());
+            var applier = new LayerApplier(tree, budget);
             for (int i = 0; i < layers.size(); i++) {
                 Descriptor layer = layers.get(i);
                 String what = "Layer " + layer.digest() + " (" + (i + 1) + " of " + layers.size()
                         + ") of image " + manifest.shortHex();
-                applyLayer(applier, store.blobPath(layer.digest()), what, diffIds.get(i));
+                budget.layer(what);
+                applyLayer(applier, budget, store.blobPath(layer.digest()), what, diffIds.get(i));
             }
             tree.applyTimes();
             long applied = System.nanoTime();
@@ -192,11 +248,11 @@ public final class RootfsBuilder {
         }
     }
 
-    private static void applyLayer(LayerApplier applier, Path blob, String what, Digest diffId)
-            throws IOException {
+    private static void applyLayer(LayerApplier applier, UnpackBudget budget, Path blob, String what,
+                                   Digest diffId) throws IOException {
         MessageDigest sha = Digest.newSha256();
         try (InputStream raw = Files.newInputStream(blob);
-             InputStream tar = new DigestInputStream(LayerCompression.open(raw), sha)) {
+             InputStream tar = new DigestInputStream(budget.meter(LayerCompression.open(raw)), sha)) {
             var reader = new TarReader(tar, what);
             applier.apply(reader, what);
             reader.drain();

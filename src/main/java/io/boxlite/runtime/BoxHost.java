@@ -18,7 +18,7 @@ import io.boxlite.home.SocketPaths;
 import io.boxlite.oci.store.FileLocks;
 import io.boxlite.oci.store.ImageRecord;
 import io.boxlite.runtime.disk.BoxDisks;
-import io.boxlite.rootfs.RootfsBuilder;
+import io.boxlite.rootfs.Rootfs;
 
 import java.io.IOException;
 import java.io.OutputStream;
@@ -111,10 +111,11 @@ public final class BoxHost {
             if (!BoxDisks.exists(dir)) {
                 BoxRuntime.requireSpace(dir, 64L << 20, "create the disk of box " + config.id());
                 ImageRecord image = runtime.imageRecord(config);
-                Path base = RootfsBuilder.create(runtime.images()).build(image).image();
+                Rootfs base = runtime.rootfsBuilder().build(image);
                 stage("stage_image_prepare_ms", t);
                 t = System.nanoTime();
-                BoxDisks.prepare(dir, base);
+                BoxDisks.prepare(dir, base.image(), BoxDisks.virtualSize(config.options().diskSizeGb(), base.size(),
+                        config.imageReference()));
             }
             DiskImage disk = BoxDisks.open(dir);
             stage("stage_guest_rootfs_ms", t);
@@ -122,12 +123,16 @@ public final class BoxHost {
             t = System.nanoTime();
             // the engine owns the disk from here on, and closes it (flushing) with the VM
             vm = engine.boot(new BoxEngine.VmSpec(config.options().cpus(), config.options().memoryMib(), disk,
-                    dir.resolve("vm")), reason -> LOG.log(System.Logger.Level.DEBUG, "box {0}: {1}", config.id(), reason));
+                    dir.resolve("vm"), config.options().diskSizeGb() > 0),
+                    reason -> LOG.log(System.Logger.Level.DEBUG, "box {0}: {1}", config.id(), reason));
             stage("stage_box_spawn_ms", t);
 
             t = System.nanoTime();
             agent = vm.awaitAgent(BOOT_TIMEOUT);
             stage("stage_container_init_ms", t);
+            if (config.options().diskSizeGb() > 0) {
+                reportGrowth(vm.consoleLog());
+            }
             timings.put("guest_boot_duration_ms", timings.get("stage_container_init_ms"));
 
             server = HostServer.listen(socketPath(runtime, config.id()), new Handler());
@@ -148,6 +153,13 @@ public final class BoxHost {
         } catch (RuntimeException e) {
             fail(e);
         }
+    }
+
+    /** Warns when the agent said on the console that it could not grow the root filesystem. */
+    private void reportGrowth(Path console) {
+        BoxDisks.growthFailures(console).forEach(said -> LOG.log(System.Logger.Level.WARNING, "Box {0} did not "
+                + "get the {1} GiB root filesystem it asked for (diskSizeGb) and keeps the size it had; the guest "
+                + "said: {2}", config.id(), config.options().diskSizeGb(), said));
     }
 
     private void stage(String name, long since) {

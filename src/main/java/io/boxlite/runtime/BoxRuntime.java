@@ -27,6 +27,7 @@ import io.boxlite.oci.store.FileLocks;
 import io.boxlite.oci.store.ImageRecord;
 import io.boxlite.oci.store.ImageStore;
 import io.boxlite.rootfs.RootfsBuilder;
+import io.boxlite.runtime.disk.BoxDisks;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -170,6 +171,10 @@ public final class BoxRuntime implements AutoCloseable {
         BoxStatus status = BoxStatus.configured();
         images.pin(image.manifestDigest(), holder(config.id()));
         try {
+            if (o.diskSizeGb() > 0) {
+                // why: only the built base tells whether the requested disk can hold the image
+                BoxDisks.virtualSize(o.diskSizeGb(), rootfsBuilder().build(image).size(), image.reference());
+            }
             store.create(config, status);
         } catch (RuntimeException e) {
             images.unpin(image.manifestDigest(), holder(config.id()));
@@ -204,6 +209,9 @@ public final class BoxRuntime implements AutoCloseable {
         return "box:" + id;
     }
 
+    /** The largest root disk a box may ask for, in GiB (64 TiB). */
+    static final long MAX_DISK_SIZE_GB = 64 * 1024;
+
     static void validate(BoxOptions o, Optional<String> name) {
         name.ifPresent(n -> {
             if (!NAME.matcher(n).matches()) {
@@ -221,14 +229,10 @@ public final class BoxRuntime implements AutoCloseable {
         if (o.memoryMib() > 1024 * 1024) {
             throw new InvalidArgumentException("memoryMib: " + o.memoryMib() + " MiB is more than 1 TiB");
         }
-        if (o.diskSizeGb() < 0 || o.diskSizeGb() > 64 * 1024) {
-            throw new InvalidArgumentException("diskSizeGb: must be within 0..65536 (0 = the image's size), got "
+        if (o.diskSizeGb() < 0 || o.diskSizeGb() > MAX_DISK_SIZE_GB) {
+            throw new InvalidArgumentException("diskSizeGb: must be within 0.." + MAX_DISK_SIZE_GB
+                    + " GiB (0 = the image's size), got "
                     + o.diskSizeGb());
-        }
-        if (o.diskSizeGb() > 0) {
-            throw new UnsupportedException("diskSizeGb: choosing the root disk's size is not supported yet (the "
-                    + "guest cannot grow its root filesystem yet); boxes get the image's size plus "
-                    + RootfsBuilder.DEFAULT_HEADROOM / (1 << 20) + " MiB free");
         }
         if (o.rootfsPath().isEmpty()) {
             try {
@@ -337,6 +341,11 @@ public final class BoxRuntime implements AutoCloseable {
         return images.list().stream().filter(r -> r.manifestDigest().equals(digest)).findFirst()
                 .orElseThrow(() -> new BoxliteException(ErrorCode.IMAGE, "The image of box " + config.id() + " ("
                         + config.imageReference() + ") is no longer tagged in the store: pull or load it again"));
+    }
+
+    /** Builds the ext4 bases of images, within this runtime's unpack limit. */
+    public RootfsBuilder rootfsBuilder() {
+        return RootfsBuilder.create(images).withMaxUnpackedBytes(RootfsBuilder.maxUnpackedBytes(options, env));
     }
 
     // --- lookup ---------------------------------------------------------------------------------

@@ -71,6 +71,9 @@ public final class Libc {
     private static final class MemfdCreate {
         static final MethodHandle H = capturing(BoxliteSys.memfd_create$address(), BoxliteSys.memfd_create$descriptor());
     }
+    private static final class Fallocate {
+        static final MethodHandle H = capturing(BoxliteSys.fallocate$address(), BoxliteSys.fallocate$descriptor());
+    }
     private static final class Ftruncate {
         static final MethodHandle H = capturing(BoxliteSys.ftruncate$address(), BoxliteSys.ftruncate$descriptor());
     }
@@ -243,6 +246,14 @@ public final class Libc {
     public static int memfdCreate(MemorySegment name, int flags) {
         try {
             return (int) MemfdCreate.H.invokeExact(CAPTURE.get(), name, flags);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    public static int fallocate(int fd, int mode, long offset, long length) {
+        try {
+            return (int) Fallocate.H.invokeExact(CAPTURE.get(), fd, mode, offset, length);
         } catch (Throwable t) {
             throw unexpected(t);
         }

@@ -1,5 +1,6 @@
 package io.boxlite.agent;
 
+import static io.boxlite.agent.ExecChecks.readAsync;
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -10,9 +11,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.boxlite.InvalidArgumentException;
 import io.boxlite.InvalidStateException;
+import io.boxlite.agent.ExecChecks.Output;
 import java.io.ByteArrayOutputStream;
-import java.io.IOException;
-import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -25,7 +25,6 @@ import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -56,33 +55,12 @@ class AgentExecTest {
         }
     }
 
-    record Output(String stdout, String stderr, ExecResult result) {
-    }
-
     static Output run(ExecRequest request) throws Exception {
-        try (Execution e = client.exec(request)) {
-            e.stdin().close();
-            CompletableFuture<byte[]> err = readAsync(e.stderr());
-            String out = new String(e.stdout().readAllBytes(), UTF_8);
-            ExecResult result = e.waitFor(GUARD).orElseThrow(() -> new AssertionError("no exit within " + GUARD));
-            return new Output(out, new String(err.get(), UTF_8), result);
-        }
+        return ExecChecks.run(client, request, GUARD);
     }
 
     static Output sh(String script) throws Exception {
         return run(ExecRequest.builder("sh", "-c", script).build());
-    }
-
-    static CompletableFuture<byte[]> readAsync(InputStream in) {
-        CompletableFuture<byte[]> f = new CompletableFuture<>();
-        Thread.ofVirtual().start(() -> {
-            try {
-                f.complete(in.readAllBytes());
-            } catch (IOException ex) {
-                f.completeExceptionally(ex);
-            }
-        });
-        return f;
     }
 
     @Test
@@ -237,83 +215,22 @@ class AgentExecTest {
 
     @Test
     void ttyIsATerminalWithTheRequestedSizeAndResizes() throws Exception {
-        Output o = run(ExecRequest.builder("tty").tty(30, 100).build());
-        assertEquals(0, o.result().exitCode());
-        assertTrue(o.stdout().startsWith("/dev/pts/"), o.stdout());
-
-        try (Execution e = client.exec(ExecRequest.builder("sh", "-c", "stty size; read x; stty size")
-                .tty(30, 100).build())) {
-            assertTrue(e.tty());
-            StringBuilder seen = new StringBuilder();
-            byte[] buf = new byte[256];
-            while (!seen.toString().contains("30 100")) {
-                int n = e.stdout().read(buf);
-                assertTrue(n > 0, "output ended early: " + seen);
-                seen.append(new String(buf, 0, n, UTF_8));
-            }
-            e.resizeTty(40, 120);
-            e.stdin().write("go\n".getBytes(UTF_8));
-            e.stdin().flush();
-            seen.append(new String(e.stdout().readAllBytes(), UTF_8));
-            assertTrue(seen.toString().contains("40 120"), seen.toString());
-            assertEquals(0, e.waitFor().exitCode());
-            assertEquals(-1, e.stderr().read(), "a TTY merges stderr into stdout");
-        }
+        ExecChecks.ttyHasTheRequestedSizeAndFollowsResize(client, GUARD);
     }
 
     @Test
     void aCommandThatNeverReadsStdinDoesNotDeadlockItsWriter() throws Exception {
-        try (Execution e = client.exec(ExecRequest.builder("sh", "-c", "echo hi; sleep 0.3").build())) {
-            CompletableFuture<Throwable> writer = new CompletableFuture<>();
-            Thread.ofVirtual().start(() -> {
-                try (OutputStream in = e.stdin()) {
-                    byte[] chunk = new byte[1 << 20];
-                    for (int i = 0; i < 64; i++) {
-                        in.write(chunk);
-                    }
-                    writer.complete(null);
-                } catch (IOException ex) {
-                    writer.complete(ex);
-                }
-            });
-            assertEquals("hi\n", new String(e.stdout().readAllBytes(), UTF_8));
-            assertEquals(0, e.waitFor(GUARD).orElseThrow().exitCode());
-            Throwable t = writer.get();
-            assertTrue(t instanceof IOException, "the blocked writer is released with an IOException: " + t);
-        }
+        ExecChecks.neverReadStdinDoesNotDeadlockTheWriter(client, GUARD);
     }
 
     @Test
     void aCommandFloodingStderrStallsNeitherItsStdoutNorAnotherExec() throws Exception {
-        long flood = 100_000_000L;
-        try (Execution flooder = client.exec(ExecRequest.builder("sh", "-c",
-                "echo started; head -c " + flood + " /dev/zero >&2; echo finished").build())) {
-            byte[] started = new byte["started\n".length()];
-            assertEquals(started.length, flooder.stdout().readNBytes(started, 0, started.length));
-            assertEquals("started\n", new String(started, UTF_8));
-            // Nobody reads the flooder's stderr now; another exec must still run normally.
-            Output other = sh("echo unaffected; echo also >&2");
-            assertEquals("unaffected\n", other.stdout());
-            assertEquals("also\n", other.stderr());
-            assertTrue(flooder.waitFor(Duration.ofMillis(200)).isEmpty(), "the flooder is held back, not dropped");
+        ExecChecks.stderrFloodStallsNeitherStdoutNorAnotherExec(client, 100_000_000L, GUARD);
+    }
 
-            AtomicLong drained = new AtomicLong();
-            CompletableFuture<Void> err = CompletableFuture.runAsync(() -> {
-                byte[] buf = new byte[64 * 1024];
-                try {
-                    int n;
-                    while ((n = flooder.stderr().read(buf)) > 0) {
-                        drained.addAndGet(n);
-                    }
-                } catch (IOException ex) {
-                    throw new RuntimeException(ex);
-                }
-            }, Executors.newVirtualThreadPerTaskExecutor());
-            assertEquals("finished\n", new String(flooder.stdout().readAllBytes(), UTF_8));
-            err.get();
-            assertEquals(flood, drained.get());
-            assertEquals(0, flooder.waitFor().exitCode());
-        }
+    @Test
+    void aCommandFloodingStdoutAndStderrAtOnceDeliversBothIntact() throws Exception {
+        ExecChecks.bothStreamsFloodedAtOnceArriveIntact(client, 32, GUARD);
     }
 
     @Test

@@ -78,6 +78,50 @@ class RawDiskImageTest {
     }
 
     @Test
+    void discardAndWriteZeroesWithUnmapGiveTheSpaceBackAndKeepTheSize() throws Exception {
+        Path p = dir.resolve("d");
+        long mib = 1 << 20;
+        try (RawDiskImage disk = RawDiskImage.create(p, 16 * mib)) {
+            byte[] data = new byte[Math.toIntExact(12 * mib)];
+            new Random(5).nextBytes(data);
+            disk.write(0, ByteBuffer.wrap(data));
+            disk.flush();
+            long full = AllocatedSpace.of(p);
+            assertTrue(full >= 12 * mib, "the data is allocated: " + full);
+
+            disk.discard(0, 4 * mib);
+            disk.writeZeroes(4 * mib, 4 * mib, true);
+            long punched = AllocatedSpace.of(p);
+            assertTrue(full - punched >= 8 * mib, "8 MiB given back: " + full + " -> " + punched);
+
+            disk.writeZeroes(8 * mib, 2 * mib, false);
+            assertTrue(AllocatedSpace.of(p) >= punched, "write-zeroes without unmap keeps the range allocated");
+            assertEquals(16 * mib, Files.size(p), "the size is kept");
+
+            ByteBuffer b = ByteBuffer.allocate(data.length);
+            disk.read(0, b);
+            byte[] expected = data.clone();
+            Arrays.fill(expected, 0, Math.toIntExact(10 * mib), (byte) 0);
+            assertArrayEquals(expected, b.array(), "the holes and the zeroed range read as zeros, the rest is kept");
+        }
+    }
+
+    @Test
+    void aDiscardFromAVirtualThreadPunchesTheHoleToo() throws Exception {
+        Path p = dir.resolve("v");
+        try (RawDiskImage disk = RawDiskImage.create(p, 4L << 20)) {
+            disk.write(0, ByteBuffer.wrap(new byte[2 << 20]).put(0, (byte) 9));
+            disk.flush();
+            long before = AllocatedSpace.of(p);
+            Thread.ofVirtual().start(() -> disk.discard(0, 2L << 20)).join();
+            assertTrue(before - AllocatedSpace.of(p) >= 2L << 20, "2 MiB given back");
+            ByteBuffer b = ByteBuffer.allocate(1);
+            disk.read(0, b);
+            assertEquals(0, b.get(0));
+        }
+    }
+
+    @Test
     void rejectsRangesOutsideTheDiskWithoutTouchingIt() {
         try (RawDiskImage disk = RawDiskImage.create(dir.resolve("d"), 1 << 20)) {
             assertThrows(IllegalArgumentException.class, () -> disk.read((1 << 20) - 1, ByteBuffer.allocate(2)));

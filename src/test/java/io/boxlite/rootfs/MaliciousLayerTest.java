@@ -1,5 +1,8 @@
 package io.boxlite.rootfs;
 
+import io.boxlite.BoxliteException;
+import io.boxlite.ErrorCode;
+import io.boxlite.InvalidArgumentException;
 import io.boxlite.Options;
 import io.boxlite.UnsupportedException;
 import io.boxlite.home.BoxliteHome;
@@ -11,6 +14,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import java.util.function.Function;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
@@ -159,6 +163,63 @@ class MaliciousLayerTest {
         var e = assertThrows(UnsupportedException.class, () -> builder.build(image));
         assertTrue(e.getMessage().contains("sparse"), e.getMessage());
         assertNothingLeft(builder, image);
+    }
+
+    @Test
+    void aGzipBombFailsAtTheUnpackLimitNamingImageLayerAndLimitAndLeavesNothing() {
+        var tar = new RawTar().file("bomb", 0644, 0, 0, new byte[16 << 20]);
+        Layer layer = Layer.gzip(tar);
+        assertTrue(layer.blob().length < 64 << 10, "16 MiB of zeros gzip to " + layer.blob().length + " bytes");
+        ImageRecord image = TestImages.image(store, tmp, "bomb", List.of(layer));
+        var builder = RootfsBuilder.create(store).withMaxUnpackedBytes(1 << 20);
+        var e = assertThrows(BoxliteException.class, () -> builder.build(image));
+        assertEquals(ErrorCode.RESOURCE_EXHAUSTED, e.code(), e.getMessage());
+        assertTrue(e.getMessage().contains("Image " + image.manifestDigest()), e.getMessage());
+        assertTrue(e.getMessage().contains("Layer sha256:") && e.getMessage().contains("(1 of 1)"), e.getMessage());
+        assertTrue(e.getMessage().contains(String.valueOf(1 << 20)) && e.getMessage().contains("'bomb'"),
+                e.getMessage());
+        assertTrue(e.getMessage().contains("maxUnpackedBytes"), "says how to raise it: " + e.getMessage());
+        assertNothingLeft(builder, image);
+    }
+
+    @Test
+    void manySmallEntriesAcrossLayersStopOnceTheirTotalPassesTheLimit() {
+        var lower = new RawTar();
+        var upper = new RawTar();
+        for (int i = 0; i < 12; i++) {
+            lower.file("low-" + i, 0644, 0, 0, new byte[64 << 10]);
+        }
+        for (int i = 0; i < 1000; i++) {
+            upper.file("empty-" + i, "");
+        }
+        ImageRecord image = TestImages.image(store, tmp, "spread", List.of(Layer.gzip(lower), Layer.gzip(upper)));
+        // why: each layer alone (~0.8 and ~0.5 MiB) fits in 1 MiB, both together do not; the empty
+        // files declare nothing, so only the count of the unpacked stream (headers) can stop them
+        var builder = RootfsBuilder.create(store).withMaxUnpackedBytes(1 << 20);
+        var e = assertThrows(BoxliteException.class, () -> builder.build(image));
+        assertEquals(ErrorCode.RESOURCE_EXHAUSTED, e.code());
+        assertTrue(e.getMessage().contains("(2 of 2)") && e.getMessage().contains("passed the limit in entry 'empty-"),
+                e.getMessage());
+        assertNothingLeft(builder, image);
+
+        Rootfs fits = RootfsBuilder.create(store).withMaxUnpackedBytes(4 << 20).build(image);
+        assertTrue(Files.isRegularFile(fits.image()), "the same image builds under a higher limit");
+    }
+
+    @Test
+    void theUnpackLimitComesFromOptionsThenTheEnvironmentThenTheDefault() {
+        Options none = Options.defaults();
+        assertEquals(RootfsBuilder.DEFAULT_MAX_UNPACKED_BYTES, RootfsBuilder.maxUnpackedBytes(none, Map.of()));
+        assertEquals(1234, RootfsBuilder.maxUnpackedBytes(none, Map.of(RootfsBuilder.MAX_UNPACKED_ENV, "1234")));
+        assertEquals(99, RootfsBuilder.maxUnpackedBytes(Options.builder().maxUnpackedBytes(99).build(),
+                Map.of(RootfsBuilder.MAX_UNPACKED_ENV, "1234")));
+        var bad = assertThrows(InvalidArgumentException.class, () -> RootfsBuilder.maxUnpackedBytes(none,
+                Map.of(RootfsBuilder.MAX_UNPACKED_ENV, "12G")));
+        assertTrue(bad.getMessage().startsWith(RootfsBuilder.MAX_UNPACKED_ENV + ":"), bad.getMessage());
+        var negative = assertThrows(InvalidArgumentException.class,
+                () -> Options.builder().maxUnpackedBytes(0).build());
+        assertTrue(negative.getMessage().startsWith("maxUnpackedBytes:"), negative.getMessage());
+        assertTrue(RootfsBuilder.DEFAULT_MAX_UNPACKED_BYTES >= 16L << 30, "the default is generous");
     }
 
     private void assertNothingLeft(RootfsBuilder builder, ImageRecord image) {

@@ -128,8 +128,9 @@ class BoxStoreTest {
                     .getMessage().startsWith("ports:"));
             assertTrue(assertThrows(UnsupportedException.class, () -> runtime.create(busybox()
                     .network(NetworkMode.ENABLED).build())).getMessage().startsWith("network:"));
-            assertTrue(assertThrows(UnsupportedException.class, () -> runtime.create(busybox().diskSizeGb(5).build()))
-                    .getMessage().startsWith("diskSizeGb:"));
+            var tooBig = assertThrows(InvalidArgumentException.class, () -> runtime.create(busybox()
+                    .diskSizeGb(BoxRuntime.MAX_DISK_SIZE_GB + 1).build()));
+            assertTrue(tooBig.getMessage().startsWith("diskSizeGb:"), tooBig.getMessage());
             assertTrue(runtime.list().isEmpty(), "nothing was created");
         }
     }

@@ -1,6 +1,7 @@
 package io.boxlite.vmm.devices.virtio.block;
 
 import io.boxlite.StorageException;
+import io.boxlite.disk.AllocatedSpace;
 import io.boxlite.disk.DiskImage;
 import io.boxlite.disk.RawDiskImage;
 import io.boxlite.vmm.devices.virtio.VirtioFeatures;
@@ -18,6 +19,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -248,6 +250,26 @@ class BlockDeviceTest {
             boolean zero = sector < 8 || (sector >= 100 && sector < 104) || (sector >= 200 && sector < 216);
             assertEquals(zero ? 0 : 0x55, got[i] & 0xff, "byte " + i);
         }
+    }
+
+    @Test
+    void aDiscardThroughTheDeviceGivesTheSpaceBackToTheHostFile() throws Exception {
+        startRaw(ALL);
+        Path file = dir.resolve("disk.raw");
+        byte[] data = new byte[3 << 20];
+        new Random(6).nextBytes(data);
+        disk.write(0, ByteBuffer.wrap(data));
+        disk.flush();
+        long before = AllocatedSpace.of(file);
+        Req d = segmentRequest(T_DISCARD, new long[][] {{0, 2048, 0}, {2048, 2048, 0}});
+        assertEquals(1, await(d.head()));
+        assertEquals(S_OK, status(d));
+        Req z = segmentRequest(T_WRITE_ZEROES, new long[][] {{4096, 2048, SEGMENT_F_UNMAP}});
+        assertEquals(1, await(z.head()));
+        assertEquals(S_OK, status(z));
+        long after = AllocatedSpace.of(file);
+        assertTrue(before - after >= 3L << 20, "3 MiB given back: " + before + " -> " + after);
+        assertEquals(DISK, Files.size(file));
     }
 
     @Test
