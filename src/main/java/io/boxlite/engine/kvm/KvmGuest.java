@@ -28,8 +28,8 @@ import java.util.Optional;
  * irqfd interrupts. The guest's init is the agent, which mounts the disk as its root.
  *
  * <p>The guest ends the run by rebooting ({@code reboot=k}): ask the agent for
- * {@link io.boxlite.agent.ShutdownAction#REBOOT}. {@link #close()} stops the VM if it still runs
- * and resets the devices.
+ * {@link io.boxlite.agent.ShutdownAction#REBOOT}. {@link #close()} stops the VM if it still runs,
+ * resets the devices and closes the root disk.
  */
 public final class KvmGuest implements AutoCloseable {
     /** The guest's vsock context id: one guest per device, so a fixed value is enough. */
@@ -50,10 +50,12 @@ public final class KvmGuest implements AutoCloseable {
     private final Vm vm;
     private final VsockDevice vsock;
     private final GuestConnector connector;
+    private final DiskImage rootDisk;
 
-    private KvmGuest(Vm vm, VsockDevice vsock) {
+    private KvmGuest(Vm vm, VsockDevice vsock, DiskImage rootDisk) {
         this.vm = vm;
         this.vsock = vsock;
+        this.rootDisk = rootDisk;
         this.connector = new VsockGuestConnector(vsock.host());
     }
 
@@ -64,23 +66,38 @@ public final class KvmGuest implements AutoCloseable {
         return String.join(" ", words);
     }
 
-    /** Creates the VM with its devices and lets it run; returns at once (the guest boots meanwhile). */
+    /**
+     * Creates the VM with its devices and lets it run; returns at once (the guest boots meanwhile).
+     * The guest owns {@code spec.rootDisk()} and {@code spec.console()} from here on: they are
+     * closed with it, or at once if it cannot start.
+     */
     public static KvmGuest start(Spec spec) {
-        requireFile(spec.kernel(), "kernel");
-        requireFile(spec.initramfs(), "initramfs");
-        VsockDevice vsock = new VsockDevice(GUEST_CID);
-        BlockDevice disk = new BlockDevice(spec.rootDisk(), "boxlite-root");
-        VmConfig config = VmConfig.builder().kernel(spec.kernel()).initrd(spec.initramfs())
-                .cmdline(commandLine(spec.extraKernelArgs())).vcpus(spec.cpus()).memoryMib(spec.memoryMib())
-                .console(spec.console()).virtioDevice(disk).virtioDevice(vsock).build();
-        Vm vm = Vm.create(config);
+        Vm vm = null;
         try {
+            requireFile(spec.kernel(), "kernel");
+            requireFile(spec.initramfs(), "initramfs");
+            VsockDevice vsock = new VsockDevice(GUEST_CID);
+            BlockDevice disk = new BlockDevice(spec.rootDisk(), "boxlite-root");
+            VmConfig config = VmConfig.builder().kernel(spec.kernel()).initrd(spec.initramfs())
+                    .cmdline(commandLine(spec.extraKernelArgs())).vcpus(spec.cpus()).memoryMib(spec.memoryMib())
+                    .console(spec.console()).virtioDevice(disk).virtioDevice(vsock).build();
+            vm = Vm.create(config);
             vm.start();
+            return new KvmGuest(vm, vsock, spec.rootDisk());
         } catch (RuntimeException e) {
-            vm.close();
+            try {
+                if (vm != null) {
+                    vm.close();
+                } else {
+                    spec.console().close(); // Vm.create closes it itself when it fails
+                }
+            } catch (RuntimeException suppressed) {
+                e.addSuppressed(suppressed);
+            } finally {
+                spec.rootDisk().close();
+            }
             throw e;
         }
-        return new KvmGuest(vm, vsock);
     }
 
     private static void requireFile(Path path, String what) {
@@ -131,10 +148,14 @@ public final class KvmGuest implements AutoCloseable {
         return vsock;
     }
 
-    /** Stops the VM if it still runs and releases it and its devices; idempotent. */
+    /** Stops the VM if it still runs, releases it and its devices, and closes (flushing) the root disk; idempotent. */
     @Override
     public void close() {
-        vm.close();
+        try {
+            vm.close();
+        } finally {
+            rootDisk.close(); // after the vCPUs and the device threads stopped: no request is in flight
+        }
     }
 
     private static void sleep(long millis) {
