@@ -16,6 +16,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.function.Consumer;
 
 /**
@@ -76,13 +77,7 @@ public final class KvmBoxEngine implements BoxEngine {
         }
         KvmGuest guest = KvmGuest.start(new KvmGuest.Spec(spec.cpus(), spec.memoryMib(), kernel, initramfs,
                 spec.rootDisk(), console, List.of()));
-        // why: never run the caller's callback on the vCPU thread that ended the run
-        guest.vm().onExit().thenAcceptAsync(exit -> {
-            if (exit instanceof VmExit.Failed f) {
-                LOG.log(Level.WARNING, "The box VM failed: {0}", f);
-                onFailure.accept("vCPU " + f.vcpu() + " failed: " + f.reason());
-            }
-        }, task -> Thread.ofVirtual().name("boxlite-kvm-exit").start(task));
+        reportFailure(guest.vm().onExit(), onFailure);
         return new Vm(guest, consoleLog);
     }
 
@@ -121,6 +116,16 @@ public final class KvmBoxEngine implements BoxEngine {
         public void close() {
             guest.close();
         }
+    }
+
+    /** Tells {@code onFailure} when the run ends in a failure, on a virtual thread: never on the vCPU thread that ended it. */
+    static void reportFailure(CompletableFuture<VmExit> exit, Consumer<String> onFailure) {
+        exit.thenAcceptAsync(e -> {
+            if (e instanceof VmExit.Failed f) {
+                LOG.log(Level.WARNING, "The box VM failed: {0}", f);
+                onFailure.accept("vCPU " + f.vcpu() + " failed: " + f.reason());
+            }
+        }, task -> Thread.ofVirtual().name("boxlite-kvm-exit").start(task));
     }
 
     /** The exit as a status: 0 when the guest or the host ended the run, the guest's own status, 1 on failure. */
