@@ -30,6 +30,11 @@ public interface BoxVm extends AutoCloseable {
         return ShutdownAction.POWER_OFF;
     }
 
+    /** Guest RAM the host has backed with pages so far, where the engine can tell (the KVM engine). */
+    default Optional<Long> guestResidentBytes() {
+        return Optional.empty();
+    }
+
     /** The PID of the process running the guest CPU (QEMU), or this process's. */
     long pid();
 

@@ -6,6 +6,7 @@ import io.boxlite.agent.GuestConnector;
 import io.boxlite.agent.ShutdownAction;
 import io.boxlite.engine.kvm.KvmGuest;
 import io.boxlite.vmm.devices.legacy.ConsoleLog;
+import io.boxlite.vmm.memory.ResidentPages;
 import io.boxlite.vmm.vstate.VmExit;
 
 import java.io.IOException;
@@ -105,6 +106,11 @@ public final class KvmBoxEngine implements BoxEngine {
         @Override
         public ShutdownAction stopAction() {
             return ShutdownAction.REBOOT;
+        }
+
+        @Override
+        public Optional<Long> guestResidentBytes() {
+            return Optional.of(ResidentPages.bytes(guest.vm().memory()));
         }
 
         @Override

@@ -195,6 +195,11 @@ public final class BoxHost {
         return vm.pid();
     }
 
+    /** Guest RAM backed by pages so far, where the engine can tell (KVM engine). */
+    public Optional<Long> guestResidentBytes() {
+        return vm.guestResidentBytes();
+    }
+
     /** Completes with the final status once the box has stopped. */
     public CompletableFuture<BoxStatus> stopped() {
         return stopped;
