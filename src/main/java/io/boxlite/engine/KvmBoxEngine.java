@@ -42,6 +42,7 @@ public final class KvmBoxEngine implements BoxEngine {
     private final Path kernel;
     private final Path initramfs;
     private final String reason;
+    private volatile KvmGuest.BootImages images;
 
     public KvmBoxEngine(Path kernel, Path initramfs, String reason) {
         this.kernel = Objects.requireNonNull(kernel, "kernel");
@@ -67,6 +68,7 @@ public final class KvmBoxEngine implements BoxEngine {
      */
     @Override
     public BoxVm boot(VmSpec spec, Consumer<String> onFailure) {
+        KvmGuest.BootImages boot = images(spec);
         Path consoleLog = spec.stateDir().resolve("console.log");
         ConsoleLog console;
         try {
@@ -76,10 +78,25 @@ public final class KvmBoxEngine implements BoxEngine {
             spec.rootDisk().close();
             throw new StorageException("Cannot create the box's console log " + consoleLog + ": " + e.getMessage(), e);
         }
-        KvmGuest guest = KvmGuest.start(new KvmGuest.Spec(spec.cpus(), spec.memoryMib(), kernel, initramfs,
+        KvmGuest guest = KvmGuest.start(new KvmGuest.Spec(spec.cpus(), spec.memoryMib(), boot,
                 spec.rootDisk(), console, List.of()));
         reportFailure(guest.vm().onExit(), onFailure);
         return new Vm(guest, consoleLog);
+    }
+
+    /** The boot images, read at the first boot and shared by every later one (the files are content-addressed caches). */
+    private KvmGuest.BootImages images(VmSpec spec) {
+        KvmGuest.BootImages i = images;
+        if (i == null) {
+            try {
+                i = KvmGuest.BootImages.read(kernel, initramfs);
+            } catch (RuntimeException e) {
+                spec.rootDisk().close();
+                throw e;
+            }
+            images = i;
+        }
+        return i;
     }
 
     private record Vm(KvmGuest guest, Path consoleLog) implements BoxVm {

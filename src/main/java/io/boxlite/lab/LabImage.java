@@ -47,8 +47,8 @@ import java.util.zip.GZIPOutputStream;
  *                          to /lab/vmlinuz), modules.dep and the box modules
  * /lab/oci-busybox/…       the box image as an OCI layout, for the runtime ({@link LabOciLayout})
  * /usr/sbin/{mke2fs,debugfs,e2fsck}, /etc/mke2fs.conf   what the runtime builds a box's root with
- * /lab/qemu/…              optional: qemu-system-x86_64, its libraries, bios-microvm.bin (also
- *                          linked at /usr/bin and /usr/share/qemu, where the QEMU engine looks)
+ * /lab/qemu/…              optional: qemu-system-x86_64 (linked at /usr/bin for the QEMU engine), its
+ *                          libraries, bios-microvm.bin (also in share/qemu, QEMU's relocated data dir)
  * </pre>
  *
  * Images are cached in {@code cacheDir} under a name derived from all inputs; the jlinked runtime,
@@ -173,7 +173,8 @@ public final class LabImage {
                 tree.file("lab/qemu/bin/qemu-system-x86_64", QEMU);
                 tree.file("lab/qemu/share/bios-microvm.bin", QEMU_DATA.resolve("bios-microvm.bin"));
                 tree.link("usr/bin/qemu-system-x86_64", "/lab/qemu/bin/qemu-system-x86_64");
-                tree.link("usr/share/qemu/bios-microvm.bin", "/lab/qemu/share/bios-microvm.bin");
+                // why: QEMU relocates its data directory next to its binary: /lab/qemu/share/qemu
+                tree.link("lab/qemu/share/qemu/bios-microvm.bin", "/lab/qemu/share/bios-microvm.bin");
                 dynamic.add(QEMU);
             }
             for (Path lib : HostTools.sharedLibraries(dynamic)) {
