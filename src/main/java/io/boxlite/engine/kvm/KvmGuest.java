@@ -2,6 +2,7 @@ package io.boxlite.engine.kvm;
 
 import io.boxlite.BoxliteException;
 import io.boxlite.ErrorCode;
+import io.boxlite.StorageException;
 import io.boxlite.agent.AgentClient;
 import io.boxlite.agent.GuestConnector;
 import io.boxlite.disk.DiskImage;
@@ -13,6 +14,7 @@ import io.boxlite.vmm.vstate.Vm;
 import io.boxlite.vmm.vstate.VmConfig;
 import io.boxlite.vmm.vstate.VmExit;
 
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -56,8 +58,8 @@ public final class KvmGuest implements AutoCloseable {
             requireFile(initramfs, "initramfs");
             try {
                 return new BootImages(kernel.toString(), Files.readAllBytes(kernel), Files.readAllBytes(initramfs));
-            } catch (java.io.IOException e) {
-                throw new io.boxlite.StorageException("Cannot read the box's kernel or initramfs: " + e.getMessage(), e);
+            } catch (IOException e) {
+                throw new StorageException("Cannot read the box's kernel or initramfs: " + e.getMessage(), e);
             }
         }
     }
@@ -121,7 +123,7 @@ public final class KvmGuest implements AutoCloseable {
                 if (vm != null) {
                     vm.close();
                 } else {
-                    spec.console().close(); // Vm.create closes it itself when it fails
+                    spec.console().close(); // idempotent: a failed Vm.create may already have closed it
                 }
             } catch (RuntimeException suppressed) {
                 e.addSuppressed(suppressed);
