@@ -583,7 +583,7 @@ final class BoxCommands {
                     // why: info must still explain the host when the configured engine cannot run here
                     out.println("Box engine:  none");
                     out.println("             " + e.getMessage());
-                    probe = EngineProbe.forThisHost().probe(core.options());
+                    probe = EngineProbe.forThisHost(core.env()).probe(core.options());
                 }
                 out.println("Probe:");
                 for (String line : probe.render().split("\n")) {

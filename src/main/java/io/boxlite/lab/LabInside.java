@@ -1,6 +1,7 @@
 package io.boxlite.lab;
 
 import io.boxlite.Boxlite;
+import io.boxlite.BoxliteException;
 import io.boxlite.EngineKind;
 import io.boxlite.SimpleBox;
 import io.boxlite.agent.AgentClient;
@@ -182,7 +183,14 @@ public final class LabInside {
         Path home = Files.createTempDirectory("lab-sdk");
         try (Boxlite runtime = sdk.open(home, Optional.empty())) {
             LabSdk.requireEngine(runtime, "kvm");
-            LabSdk.Run r = sdk.box(runtime, sdk.boxOptions(detached), "hello-from-the-sdk-" + UUID.randomUUID());
+            LabSdk.Run r;
+            try {
+                r = sdk.box(runtime, sdk.boxOptions(detached), "hello-from-the-sdk-" + UUID.randomUUID());
+            } catch (BoxliteException e) {
+                // nested emulation stalls ~1 boot in 30: the box fails to start in time; once more
+                out.println("LAB-STALL " + phase + " " + oneLine(e.getMessage()) + " — retrying once");
+                r = sdk.box(runtime, sdk.boxOptions(detached), "hello-from-the-sdk-" + UUID.randomUUID());
+            }
             return verdict(phase, true, "engine=" + r.engine() + (detached ? " detached=yes" : "")
                     + " create_to_started_ms=" + r.createToStartedMs() + " guest_boot_ms=" + r.guestBootMs()
                     + " host_ms=" + r.hostMs() + " first_exec_ms=" + r.firstExecMs() + " stop_ms=" + r.stopMs()

@@ -142,7 +142,7 @@ public final class BoxRuntime implements AutoCloseable {
         if (e == null) {
             synchronized (this) {
                 if (engine == null) {
-                    engine = Engines.choose(options, home, env, EngineProbe.forThisHost());
+                    engine = Engines.choose(options, home, env, EngineProbe.forThisHost(env));
                 }
                 e = engine;
             }
