@@ -11,9 +11,12 @@ import io.boxlite.BoxOptions;
 import io.boxlite.BoxState;
 import io.boxlite.Boxlite;
 import io.boxlite.BoxliteException;
+import io.boxlite.EngineUnavailableException;
 import io.boxlite.ErrorCode;
 import io.boxlite.InvalidArgumentException;
 import io.boxlite.NotFoundException;
+import io.boxlite.engine.EngineProbe;
+import io.boxlite.engine.ProbeReport;
 import io.boxlite.oci.ImageReference;
 import io.boxlite.oci.Platform;
 import io.boxlite.oci.store.ImageRecord;
@@ -570,11 +573,20 @@ final class BoxCommands {
                 out.println("Boxes:       " + boxes.size() + " (" + boxes.stream().filter(BoxInfo::running).count()
                         + " running)");
                 out.println("Images:      " + core.images().list().size());
-                var choice = core.engine();
-                out.println("Box engine:  " + choice.engine().name());
-                out.println("             " + choice.reason());
+                ProbeReport probe;
+                try {
+                    var choice = core.engine();
+                    out.println("Box engine:  " + choice.engine().name());
+                    out.println("             " + choice.reason());
+                    probe = choice.probe();
+                } catch (EngineUnavailableException e) {
+                    // why: info must still explain the host when the configured engine cannot run here
+                    out.println("Box engine:  none");
+                    out.println("             " + e.getMessage());
+                    probe = EngineProbe.forThisHost(core.env()).probe(core.options());
+                }
                 out.println("Probe:");
-                for (String line : choice.probe().render().split("\n")) {
+                for (String line : probe.render().split("\n")) {
                     out.println("  " + line);
                 }
                 out.println("Boot timeout: " + BoxHost.BOOT_TIMEOUT.toSeconds() + " s");

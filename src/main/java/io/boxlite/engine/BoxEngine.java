@@ -6,9 +6,8 @@ import java.nio.file.Path;
 import java.util.function.Consumer;
 
 /**
- * Boots box VMs: the seam between the runtime and an engine (internal API). The QEMU engine
- * implements it now; the KVM engine plugs in here once its box path (virtio-mmio devices on
- * {@code io.boxlite.vmm.vstate.Vm}) boots the box kernel.
+ * Boots box VMs: the seam between the runtime and an engine (internal API), implemented by
+ * {@link KvmBoxEngine} (BoxLite's own VMM) and {@link QemuBoxEngine}; {@link Engines} picks one.
  */
 public interface BoxEngine {
     /**
@@ -17,6 +16,10 @@ public interface BoxEngine {
      * the tools to grow it ({@code resize2fs}; other boxes boot a smaller initramfs without them).
      */
     record VmSpec(int cpus, int memoryMib, DiskImage rootDisk, Path stateDir, boolean growRoot) {
+        /** A box whose root filesystem already fills its disk. */
+        public VmSpec(int cpus, int memoryMib, DiskImage rootDisk, Path stateDir) {
+            this(cpus, memoryMib, rootDisk, stateDir, false);
+        }
     }
 
     /** A short name for status and {@code info}, e.g. {@code qemu-tcg}. */

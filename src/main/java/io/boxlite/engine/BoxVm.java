@@ -2,6 +2,7 @@ package io.boxlite.engine;
 
 import io.boxlite.agent.AgentClient;
 import io.boxlite.agent.GuestConnector;
+import io.boxlite.agent.ShutdownAction;
 
 import java.time.Duration;
 import java.util.Optional;
@@ -19,6 +20,20 @@ public interface BoxVm extends AutoCloseable {
 
     /** Waits for the guest to power off; empty on timeout. */
     Optional<Integer> awaitExit(Duration timeout) throws InterruptedException;
+
+    /**
+     * What the agent does at the end of an orderly stop so that this engine's VM ends: QEMU exits
+     * on a power-off; BoxLite's VMM exits on the guest's reset ({@code reboot=k}), having no ACPI
+     * power-off.
+     */
+    default ShutdownAction stopAction() {
+        return ShutdownAction.POWER_OFF;
+    }
+
+    /** Guest RAM the host has backed with pages so far, where the engine can tell (the KVM engine). */
+    default Optional<Long> guestResidentBytes() {
+        return Optional.empty();
+    }
 
     /** The PID of the process running the guest CPU (QEMU), or this process's. */
     long pid();

@@ -51,11 +51,20 @@ public final class EngineProbe {
      * on {@code /dev/kvm}.
      */
     public static EngineProbe forThisHost() {
-        return forThisHost(() -> {
+        return forThisHost(System.getenv());
+    }
+
+    /**
+     * As {@link #forThisHost()}, reading {@code BOXLITE_ENGINE} and {@code PATH} from {@code env}
+     * (a runtime opened with an explicit environment) instead of this process's.
+     */
+    public static EngineProbe forThisHost(Map<String, String> env) {
+        Map<String, String> copy = Map.copyOf(env);
+        return new EngineProbe(() -> HostFacts.read(copy), () -> {
             try (io.boxlite.kvm.Kvm kvm = io.boxlite.kvm.Kvm.open()) {
                 return NativeExecutionCheck.failure(kvm);
             }
-        });
+        }, copy);
     }
 
     /** A probe of this host, reading its files and environment at each {@link #probe(Options)}. */

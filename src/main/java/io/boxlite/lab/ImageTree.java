@@ -41,6 +41,11 @@ final class ImageTree {
         return put(archivePath, new HostFile(hostFile, permissions(hostFile)));
     }
 
+    /** Adds a symbolic link to {@code target} (as the guest resolves it). */
+    ImageTree link(String archivePath, String target) {
+        return put(archivePath, new Link(target));
+    }
+
     ImageTree bytes(String archivePath, byte[] content, int mode) {
         return put(archivePath, new Bytes(content.clone(), mode));
     }

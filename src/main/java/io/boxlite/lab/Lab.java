@@ -20,14 +20,14 @@ import java.util.function.Consumer;
  */
 public final class Lab {
     /** The phases the lab test and {@code bin/lab} run by default. */
-    public static final List<String> DEFAULT_PHASES = List.of("boot:1", "boot:2", "box");
+    public static final List<String> DEFAULT_PHASES = List.of("boot:1", "boot:2", "box", "sdk");
 
     private Lab() {
     }
 
     /** Runs {@code phases} in the lab with this JVM's class path and JDK; QEMU goes in only for a benchmark. */
     public static LabRun.Report run(List<String> phases, Path log, Consumer<String> progress) throws InterruptedException {
-        boolean bench = phases.stream().anyMatch(p -> p.startsWith("bench"));
+        boolean bench = phases.stream().anyMatch(p -> p.startsWith("bench") || p.startsWith("sdkbench"));
         LabImage.Spec spec = new LabImage.Spec(GuestKernel.locate(Options.defaults()),
                 Path.of(System.getProperty("java.home")), LabClasspath.ofThisJvm(), bench, LabImage.defaultCacheDir());
         progress.accept("LAB-HARNESS building the outer image in " + spec.cacheDir());
@@ -46,7 +46,8 @@ public final class Lab {
             String[] f = p.split(":");
             d = d.plus(switch (f[0]) {
                 case "boot", "once" -> Duration.ofMinutes(6);
-                case "box" -> Duration.ofMinutes(8);
+                case "box", "sdk", "sdk-detached" -> Duration.ofMinutes(8);
+                case "sdkbench" -> Duration.ofMinutes(4).multipliedBy(2L * Integer.parseInt(f[1]) + 5);
                 case "bench" -> Duration.ofMinutes(3).multipliedBy(2L * Integer.parseInt(f[1]) + 1)
                         .plus(Duration.ofMinutes(4).multipliedBy(2L * Integer.parseInt(f[2])));
                 default -> Duration.ofMinutes(1);

@@ -42,7 +42,12 @@ import java.util.zip.GZIPOutputStream;
  * /lab/vmlinuz             the inner kernel (the same Debian kernel)
  * /lab/marker.cpio.gz      busybox init printing BOXLITE-LAB-MARKER cpus=N, then reboot -f
  * /lab/box-initramfs.cpio.gz, /lab/box.ext4   a box: the agent as init; a busybox ext4 root
- * /lab/qemu/…              optional: qemu-system-x86_64, its libraries, bios-microvm.bin
+ * /lab/kernel/…            the guest kernel as the runtime finds it: kernel.json, boot/vmlinuz (a link
+ *                          to /lab/vmlinuz), modules.dep and the box modules
+ * /lab/oci-busybox/…       the box image as an OCI layout, for the runtime ({@link LabOciLayout})
+ * /usr/sbin/{mke2fs,debugfs,e2fsck}, /etc/mke2fs.conf   what the runtime builds a box's root with
+ * /lab/qemu/…              optional: qemu-system-x86_64 (linked at /usr/bin for the QEMU engine), its
+ *                          libraries, bios-microvm.bin (also in share/qemu, QEMU's relocated data dir)
  * </pre>
  *
  * Images are cached in {@code cacheDir} under a name derived from all inputs; the jlinked runtime,
@@ -50,13 +55,17 @@ import java.util.zip.GZIPOutputStream;
  */
 public final class LabImage {
     /** Bumped when the layout changes. */
-    static final int FORMAT = 1;
+    static final int FORMAT = 2;
     /** What our jar needs ({@code jdeps --print-module-deps}: base, net.http, sql, security.auth) plus logging and friends. */
     public static final List<String> JRE_MODULES = List.of("java.base", "java.logging", "java.sql", "jdk.unsupported",
             "jdk.security.auth", "java.net.http", "jdk.httpserver");
     static final List<String> KVM_MODULES = List.of("kvm_amd");
     static final Path BUSYBOX = Path.of("/bin/busybox");
     static final Path MKE2FS = Path.of("/sbin/mke2fs");
+    /** The e2fsprogs the runtime's rootfs builder runs, shipped at the path it looks first. */
+    static final List<Path> E2FSPROGS = List.of(Path.of("/usr/sbin/mke2fs"), Path.of("/usr/sbin/debugfs"),
+            Path.of("/usr/sbin/e2fsck"));
+    static final Path MKE2FS_CONF = Path.of("/etc/mke2fs.conf");
     static final Path QEMU = Path.of("/usr/bin/qemu-system-x86_64");
     static final Path QEMU_DATA = Path.of("/usr/share/qemu");
 
@@ -91,6 +100,11 @@ public final class LabImage {
         }
         if (!Files.isExecutable(MKE2FS)) {
             missing.add(MKE2FS + " (e2fsprogs)");
+        }
+        for (Path tool : E2FSPROGS) {
+            if (!Files.isExecutable(tool)) {
+                missing.add(tool + " (e2fsprogs)");
+            }
         }
         if (!Files.isExecutable(Path.of("/usr/bin/ldd"))) {
             missing.add("ldd (libc-bin)");
@@ -143,9 +157,23 @@ public final class LabImage {
             tree.bytes("lab/marker.cpio.gz", markerInitramfs(), 0644);
             tree.file("lab/box-initramfs.cpio.gz", boxInitramfs(spec));
             tree.file("lab/box.ext4", boxDisk(spec.cacheDir()));
+            kernelDir(tree, spec.kernel());
+            for (var f : LabOciLayout.busybox(BUSYBOX, busyboxApplets()).entrySet()) {
+                tree.bytes("lab/oci-busybox/" + f.getKey(), f.getValue(), 0644);
+            }
+            for (Path tool : E2FSPROGS) {
+                tree.file(tool.toString(), tool);
+                dynamic.add(tool);
+            }
+            if (Files.isRegularFile(MKE2FS_CONF)) {
+                tree.file(MKE2FS_CONF.toString(), MKE2FS_CONF);
+            }
             if (spec.withQemu()) {
                 tree.file("lab/qemu/bin/qemu-system-x86_64", QEMU);
                 tree.file("lab/qemu/share/bios-microvm.bin", QEMU_DATA.resolve("bios-microvm.bin"));
+                tree.link("usr/bin/qemu-system-x86_64", "/lab/qemu/bin/qemu-system-x86_64");
+                // why: QEMU relocates its data directory next to its binary: /lab/qemu/share/qemu
+                tree.link("lab/qemu/share/qemu/bios-microvm.bin", "/lab/qemu/share/bios-microvm.bin");
                 dynamic.add(QEMU);
             }
             for (Path lib : HostTools.sharedLibraries(dynamic)) {
@@ -191,10 +219,39 @@ public final class LabImage {
             Files.write(dir.resolve("marker.cpio.gz"), markerInitramfs());
             Files.copy(boxInitramfs(spec), dir.resolve("box-initramfs.cpio.gz"), StandardCopyOption.REPLACE_EXISTING);
             Files.copy(boxDisk(cacheDir), dir.resolve("box.ext4"), StandardCopyOption.REPLACE_EXISTING);
+            Files.deleteIfExists(dir.resolve("kernel"));
+            Files.createSymbolicLink(dir.resolve("kernel"), kernel.dir());
+            Path layout = dir.resolve("oci-busybox");
+            deleteTree(layout);
+            for (var f : LabOciLayout.busybox(BUSYBOX, busyboxApplets()).entrySet()) {
+                Files.createDirectories(layout.resolve(f.getKey()).getParent());
+                Files.write(layout.resolve(f.getKey()), f.getValue());
+            }
             return dir;
         } catch (IOException e) {
             throw new BoxliteException(ErrorCode.STORAGE, "Cannot prepare the lab files in " + cacheDir + ": " + e, e);
         }
+    }
+
+    /**
+     * The guest kernel as {@code GuestKernel.load} reads it, at {@code lab/kernel}: its descriptor,
+     * the image (a link to {@code /lab/vmlinuz}), {@code modules.dep} and the box modules' closure.
+     */
+    private static void kernelDir(ImageTree tree, GuestKernel kernel) throws IOException {
+        tree.file("lab/kernel/" + GuestKernel.DESCRIPTOR, kernel.dir().resolve(GuestKernel.DESCRIPTOR));
+        Path image = kernel.dir().relativize(kernel.vmlinuz());
+        tree.link("lab/kernel/" + image, "/lab/vmlinuz");
+        String modules = "lab/kernel/" + kernel.dir().relativize(kernel.modulesDir());
+        tree.file(modules + "/modules.dep", kernel.modulesDir().resolve("modules.dep"));
+        for (Path m : KernelModules.read(kernel.modulesDir()).loadOrder(Initramfs.BOX_MODULES)) {
+            tree.file(modules + "/" + kernel.modulesDir().relativize(m), m);
+        }
+    }
+
+    /** busybox's applets, one link each in a box root. */
+    static List<String> busyboxApplets() {
+        return HostTools.run(List.of(BUSYBOX.toString(), "--list"), 30).lines().map(String::strip)
+                .filter(a -> !a.isEmpty() && !a.equals("busybox")).toList();
     }
 
     /** The outer guest's init: load KVM, check /dev/kvm, run the phases named on the kernel command line. */
@@ -262,10 +319,8 @@ public final class LabImage {
                 Files.createDirectories(root.resolve(d));
             }
             Files.copy(BUSYBOX, root.resolve("bin/busybox"));
-            for (String applet : HostTools.run(List.of(BUSYBOX.toString(), "--list"), 30).split("\n")) {
-                if (!applet.isBlank() && !applet.strip().equals("busybox")) {
-                    Files.createSymbolicLink(root.resolve("bin").resolve(applet.strip()), Path.of("busybox"));
-                }
+            for (String applet : busyboxApplets()) {
+                Files.createSymbolicLink(root.resolve("bin").resolve(applet), Path.of("busybox"));
             }
             Files.writeString(root.resolve("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n");
             Files.writeString(root.resolve("etc/group"), "root:x:0:\n");

@@ -1,5 +1,9 @@
 package io.boxlite.lab;
 
+import io.boxlite.Boxlite;
+import io.boxlite.BoxliteException;
+import io.boxlite.EngineKind;
+import io.boxlite.SimpleBox;
 import io.boxlite.agent.AgentClient;
 import io.boxlite.agent.ExecRequest;
 import io.boxlite.agent.ExecResult;
@@ -38,6 +42,13 @@ import java.util.UUID;
  *     one retry if the boot stalls (nested emulation stalls ~1 boot in 30);</li>
  * <li>{@code box} — a box on the KVM engine: the agent as init, the Java virtio-blk root disk and
  *     virtio-vsock agent channel on virtio-mmio; exec, stdin/stdout, a disk write read back;</li>
+ * <li>{@code sdk} — the runtime itself ({@link LabSdk}): {@code Boxlite.open} on a fresh home, the
+ *     probe must pick the KVM engine; a box from the busybox OCI layout through {@code SimpleBox},
+ *     {@code echo}, stop (the guest must end itself), remove; {@code sdk-detached} — the same box
+ *     in a detached box host JVM;</li>
+ * <li>{@code sdkbench:R} — R rounds of create → first exec → stop per engine (KVM engine vs QEMU
+ *     engine with {@code -accel kvm}), then the host memory of 1–3 running KVM-engine boxes
+ *     ({@code LAB-SDK} lines);</li>
  * <li>{@code bench:R:P} — R rounds of our VMM vs QEMU {@code -accel kvm} in this JVM, and P rounds
  *     timed as whole processes ({@code LAB-BENCH} lines);</li>
  * <li>{@code once:N} — one boot, for the benchmark's whole-process timing.</li>
@@ -49,6 +60,7 @@ import java.util.UUID;
 public final class LabInside {
     static final String RESULT = "LAB-RESULT";
     static final String BENCH = "LAB-BENCH";
+    static final String SDK = "LAB-SDK";
     static final Duration BOOT_TIMEOUT = Duration.ofSeconds(240);
     static final Duration AGENT_TIMEOUT = Duration.ofSeconds(300);
     static final long MEMORY_MIB = 512;
@@ -64,7 +76,8 @@ public final class LabInside {
     /** {@code LabInside DIR PHASE...}; exits 0 when every phase passed. */
     public static void main(String[] args) throws Exception {
         if (args.length < 2) {
-            System.err.println("usage: LabInside LAB_DIR PHASE... (boot:N, box, bench:ROUNDS:PROCESS_ROUNDS, once:N)");
+            System.err.println("usage: LabInside LAB_DIR PHASE... (boot:N, box, sdk, sdk-detached, sdkbench:ROUNDS,"
+                    + " bench:ROUNDS:PROCESS_ROUNDS, once:N)");
             System.exit(2);
         }
         LabInside lab = new LabInside(Path.of(args[0]), System.out);
@@ -84,6 +97,9 @@ public final class LabInside {
             return switch (p[0]) {
                 case "boot" -> boot(phase, Integer.parseInt(p[1]));
                 case "box" -> box(phase);
+                case "sdk" -> sdk(phase, false);
+                case "sdk-detached" -> sdk(phase, true);
+                case "sdkbench" -> sdkBench(phase, Integer.parseInt(p[1]));
                 case "bench" -> bench(Integer.parseInt(p[1]), Integer.parseInt(p[2]));
                 case "once" -> once(Integer.parseInt(p[1]));
                 default -> verdict(phase, false, "unknown phase");
@@ -159,6 +175,107 @@ public final class LabInside {
         } finally {
             Files.deleteIfExists(disk);
         }
+    }
+
+    /** The runtime on a fresh home; the probe must choose the KVM engine; one box's life through the SDK. */
+    private boolean sdk(String phase, boolean detached) throws Exception {
+        LabSdk sdk = new LabSdk(dir);
+        Path home = Files.createTempDirectory("lab-sdk");
+        try (Boxlite runtime = sdk.open(home, Optional.empty())) {
+            LabSdk.requireEngine(runtime, "kvm");
+            LabSdk.Run r;
+            try {
+                r = sdk.box(runtime, sdk.boxOptions(detached), "hello-from-the-sdk-" + UUID.randomUUID());
+            } catch (BoxliteException e) {
+                // nested emulation stalls ~1 boot in 30: the box fails to start in time; once more
+                out.println("LAB-STALL " + phase + " " + oneLine(e.getMessage()) + " — retrying once");
+                r = sdk.box(runtime, sdk.boxOptions(detached), "hello-from-the-sdk-" + UUID.randomUUID());
+            }
+            return verdict(phase, true, "engine=" + r.engine() + (detached ? " detached=yes" : "")
+                    + " create_to_started_ms=" + r.createToStartedMs() + " guest_boot_ms=" + r.guestBootMs()
+                    + " host_ms=" + r.hostMs() + " first_exec_ms=" + r.firstExecMs() + " stop_ms=" + r.stopMs()
+                    + " stages=" + r.stages());
+        } finally {
+            LabImage.deleteTree(home);
+        }
+    }
+
+    /**
+     * Create → first exec → stop on both engines in warm runtimes, alternating which goes first,
+     * free memory scrubbed before each box; then 1, 2 and 3 KVM-engine boxes running at once, with
+     * this process's RSS and the guests' resident RAM after each.
+     */
+    private boolean sdkBench(String phase, int rounds) throws Exception {
+        LabSdk sdk = new LabSdk(dir);
+        Path kvmHome = Files.createTempDirectory("lab-sdk-kvm");
+        Path qemuHome = Files.createTempDirectory("lab-sdk-qemu");
+        boolean ok = true;
+        try (Boxlite kvm = sdk.open(kvmHome, Optional.empty());
+             Boxlite qemu = sdk.open(qemuHome, Optional.of(EngineKind.QEMU))) {
+            LabSdk.requireEngine(kvm, "kvm");
+            LabSdk.requireEngine(qemu, "qemu-kvm");
+            // warm-up: image import, ext4 base, class loading — once per runtime, as for a user
+            sdkLine("warmup", sdk.box(kvm, sdk.boxOptions(false), "warm"));
+            sdkLine("warmup", sdk.box(qemu, sdk.boxOptions(false), "warm"));
+            for (int i = 0; i < rounds; i++) {
+                for (int k = 0; k < 2; k++) {
+                    Boxlite runtime = (i + k) % 2 == 0 ? kvm : qemu;
+                    MemoryScrub.scrub(512);
+                    try {
+                        sdkLine("round", sdk.box(runtime, sdk.boxOptions(false), "round-" + i));
+                    } catch (RuntimeException | AssertionError e) {
+                        ok = false;
+                        out.println(SDK + " round failed " + oneLine(e.toString()));
+                    }
+                }
+            }
+            ok &= sdkMemory(sdk, kvm);
+        } finally {
+            LabImage.deleteTree(kvmHome);
+            LabImage.deleteTree(qemuHome);
+        }
+        return verdict(phase, ok, "see " + SDK + " lines");
+    }
+
+    private boolean sdkMemory(LabSdk sdk, Boxlite runtime) throws Exception {
+        List<SimpleBox> boxes = new ArrayList<>();
+        try {
+            System.gc();
+            out.printf(Locale.ROOT, "%s memory boxes=0 rss_kib=%d guest_resident_kib=0%n", SDK, rssKib());
+            for (int n = 1; n <= 3; n++) {
+                SimpleBox box = SimpleBox.create(runtime, sdk.boxOptions(false));
+                boxes.add(box);
+                if (box.exec("echo", "up").exitCode() != 0) {
+                    throw new AssertionError("echo failed in box " + n);
+                }
+                System.gc();
+                long guest = 0;
+                for (SimpleBox b : boxes) {
+                    guest += runtime.core().localHost(b.id()).orElseThrow().guestResidentBytes().orElseThrow();
+                }
+                out.printf(Locale.ROOT, "%s memory boxes=%d rss_kib=%d guest_resident_kib=%d%n", SDK, n, rssKib(),
+                        guest >> 10);
+                out.flush();
+            }
+            return true;
+        } finally {
+            for (SimpleBox b : boxes) {
+                b.stop();
+                runtime.remove(b.id(), false);
+            }
+        }
+    }
+
+    private void sdkLine(String kind, LabSdk.Run r) {
+        out.printf(Locale.ROOT, "%s %s engine=%s create_to_started_ms=%d guest_boot_ms=%d host_ms=%d first_exec_ms=%d"
+                        + " stop_ms=%d stages=%s%n", SDK, kind, r.engine(), r.createToStartedMs(), r.guestBootMs(),
+                r.hostMs(), r.firstExecMs(), r.stopMs(), r.stages().toString().replace(" ", ""));
+        out.flush();
+    }
+
+    private static long rssKib() throws IOException {
+        return Files.readAllLines(Path.of("/proc/self/status")).stream().filter(l -> l.startsWith("VmRSS:"))
+                .mapToLong(l -> Long.parseLong(l.replaceAll("\\D", ""))).sum();
     }
 
     private record Outcome(int exit, String stdout, String stderr) {

@@ -17,12 +17,15 @@ import java.util.regex.Pattern;
  * <pre>
  * bin/lab [--phases boot:1,boot:2,box] [--log FILE]
  * bin/lab bench [--rounds 8] [--process-rounds 3] [--log FILE]
+ * bin/lab sdkbench [--rounds 5] [--log FILE]
  * </pre>
  * The console (outer and inner) streams to stdout; a summary follows. Exit status 0 when every
  * phase passed, 1 when one failed, 2 when the lab stalled twice or the arguments are wrong.
  */
 public final class LabMain {
     private static final Pattern BENCH = Pattern.compile("LAB-BENCH (\\S+) (ok|failed) marker_ms=(\\S+) exit_ms=(\\S+)");
+    private static final Pattern SDK = Pattern.compile("LAB-SDK round engine=(\\S+) create_to_started_ms=(\\d+)"
+            + " guest_boot_ms=(\\d+) host_ms=(\\d+) first_exec_ms=(\\d+) stop_ms=(\\d+)");
 
     private LabMain() {
     }
@@ -33,16 +36,19 @@ public final class LabMain {
         int rounds = 8;
         int processRounds = 3;
         boolean bench = false;
+        boolean sdkBench = false;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "bench" -> bench = true;
+                case "sdkbench" -> sdkBench = true;
                 case "--phases" -> phases = List.of(value(args, ++i).split(","));
                 case "--log" -> log = Path.of(value(args, ++i));
                 case "--rounds" -> rounds = Integer.parseInt(value(args, ++i));
                 case "--process-rounds" -> processRounds = Integer.parseInt(value(args, ++i));
                 case "-h", "--help" -> {
-                    System.out.println("usage: bin/lab [--phases boot:1,boot:2,box] [--log FILE]\n"
-                            + "       bin/lab bench [--rounds N] [--process-rounds N] [--log FILE]");
+                    System.out.println("usage: bin/lab [--phases boot:1,boot:2,box,sdk] [--log FILE]\n"
+                            + "       bin/lab bench [--rounds N] [--process-rounds N] [--log FILE]\n"
+                            + "       bin/lab sdkbench [--rounds N] [--log FILE]");
                     return;
                 }
                 default -> usage("unknown argument " + args[i]);
@@ -50,6 +56,8 @@ public final class LabMain {
         }
         if (bench) {
             phases = List.of("bench:" + rounds + ":" + processRounds);
+        } else if (sdkBench) {
+            phases = List.of("sdkbench:" + Math.min(rounds, 5));
         }
         if (log == null) {
             log = Path.of("target", "lab", "lab-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"))
@@ -66,9 +74,14 @@ public final class LabMain {
             System.out.println("  " + p + ": " + v.map(x -> (x.passed() ? "PASS " : "FAIL ") + x.facts()).orElse("NO VERDICT"));
             ok &= v.map(LabRun.Verdict::passed).orElse(false);
         }
-        if (!r.benchLines().isEmpty()) {
+        if (r.benchLines().stream().anyMatch(l -> l.startsWith("LAB-BENCH"))) {
             System.out.println();
             System.out.print(benchTable(r.benchLines()));
+        }
+        if (r.benchLines().stream().anyMatch(l -> l.startsWith("LAB-SDK"))) {
+            System.out.println();
+            System.out.print(sdkTable(r.benchLines()));
+            r.benchLines().stream().filter(l -> l.startsWith("LAB-SDK memory")).forEach(System.out::println);
         }
         System.exit(!r.completed() ? 2 : ok ? 0 : 1);
     }
@@ -97,6 +110,38 @@ public final class LabMain {
             out.append(String.format(Locale.ROOT, "| %s | %.0f (%.0f–%.0f) | %.0f (%.0f–%.0f) | %d | %d |%n", e.getKey(),
                     median(marker), marker[0], marker[marker.length - 1], median(exit), exit[0], exit[exit.length - 1],
                     marker.length, failed.getOrDefault(e.getKey(), 0)));
+        }
+        return out.toString();
+    }
+
+    /** Markdown rows: per engine, median and min–max of each measure of the SDK rounds. */
+    static String sdkTable(List<String> lines) {
+        String[] measures = {"create → started", "guest boot", "host work", "first exec", "stop"};
+        Map<String, List<double[]>> series = new TreeMap<>();
+        for (String line : lines) {
+            Matcher m = SDK.matcher(line);
+            if (m.find()) {
+                double[] v = new double[measures.length];
+                for (int i = 0; i < v.length; i++) {
+                    v[i] = Double.parseDouble(m.group(i + 2));
+                }
+                series.computeIfAbsent(m.group(1), k -> new ArrayList<>()).add(v);
+            }
+        }
+        StringBuilder out = new StringBuilder("| Engine | n |");
+        for (String measure : measures) {
+            out.append(' ').append(measure).append(": median (min–max) ms |");
+        }
+        out.append('\n').append("|---|---|").append("---|".repeat(measures.length)).append('\n');
+        for (var e : series.entrySet()) {
+            out.append("| ").append(e.getKey()).append(" | ").append(e.getValue().size()).append(" |");
+            for (int i = 0; i < measures.length; i++) {
+                int col = i;
+                double[] sorted = e.getValue().stream().mapToDouble(a -> a[col]).sorted().toArray();
+                out.append(String.format(Locale.ROOT, " %.0f (%.0f–%.0f) |", median(sorted), sorted[0],
+                        sorted[sorted.length - 1]));
+            }
+            out.append('\n');
         }
         return out.toString();
     }

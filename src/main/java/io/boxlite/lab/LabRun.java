@@ -181,7 +181,7 @@ public final class LabRun {
             if (f.length >= 3) {
                 verdicts.add(new Verdict(f[1], f[2].equals("PASS"), f.length > 3 ? f[3] : ""));
             }
-        } else if (line.startsWith(LabInside.BENCH + " ")) {
+        } else if (line.startsWith(LabInside.BENCH + " ") || line.startsWith(LabInside.SDK + " ")) {
             bench.add(line);
         }
     }

@@ -9,7 +9,6 @@ import io.boxlite.agent.ExecRequest;
 import io.boxlite.agent.Execution;
 import io.boxlite.agent.GuestConnector;
 import io.boxlite.agent.OutputListener;
-import io.boxlite.agent.ShutdownAction;
 import io.boxlite.disk.DiskImage;
 import io.boxlite.engine.BoxEngine;
 import io.boxlite.engine.BoxVm;
@@ -203,9 +202,14 @@ public final class BoxHost {
         return vm.connector();
     }
 
-    /** The engine's process (QEMU). */
+    /** The process running the guest's CPUs: QEMU's, or this one on the KVM engine. */
     public long enginePid() {
         return vm.pid();
+    }
+
+    /** Guest RAM backed by pages so far, where the engine can tell (KVM engine). */
+    public Optional<Long> guestResidentBytes() {
+        return vm.guestResidentBytes();
     }
 
     /** Completes with the final status once the box has stopped. */
@@ -300,7 +304,7 @@ public final class BoxHost {
         status = status.withState(BoxState.STOPPING);
         runtime.store().update(config, status);
         try {
-            agent.shutdown(ShutdownAction.POWER_OFF, grace);
+            agent.shutdown(vm.stopAction(), grace);
             if (vm.awaitExit(POWER_OFF_WAIT).isEmpty()) {
                 LOG.log(System.Logger.Level.WARNING, "Box {0} did not power off; killing its engine", config.id());
             }

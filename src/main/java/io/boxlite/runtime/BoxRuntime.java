@@ -143,7 +143,7 @@ public final class BoxRuntime implements AutoCloseable {
         if (e == null) {
             synchronized (this) {
                 if (engine == null) {
-                    engine = Engines.choose(options, home, env, EngineProbe.forThisHost());
+                    engine = Engines.choose(options, home, env, EngineProbe.forThisHost(env));
                 }
                 e = engine;
             }
@@ -561,11 +561,20 @@ public final class BoxRuntime implements AutoCloseable {
         return Optional.ofNullable(hosts.get(id));
     }
 
-    /** The engine process (QEMU) of a running box, from its PID file. */
+    /**
+     * The process running a box's guest CPUs: QEMU's (from its PID file), or, on the KVM engine,
+     * the box's host process (the VM lives in it).
+     */
     public Optional<Long> enginePid(String id) {
         BoxHost local = hosts.get(id);
         if (local != null) {
             return Optional.of(local.enginePid());
+        }
+        BoxStatus status = store.find(id).map(BoxDatabase.Row::status).orElse(null);
+        if (status != null && status.engine().filter("kvm"::equals).isPresent()) {
+            return status.host().flatMap(io.boxlite.engine.qemu.ProcessIdentity::decode)
+                    .filter(io.boxlite.engine.qemu.ProcessIdentity::isStillRunning)
+                    .map(io.boxlite.engine.qemu.ProcessIdentity::pid);
         }
         Path pid = store.boxDir(id).resolve("vm").resolve("qemu.pid");
         try {

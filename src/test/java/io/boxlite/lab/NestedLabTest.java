@@ -22,7 +22,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 /**
  * BoxLite's VMM boots the real Debian kernel — 1 and 2 vCPUs, to a userspace marker and the
  * guest's own exit — and serves a box on the KVM engine (the agent as init, our virtio-blk and
- * virtio-vsock on virtio-mmio): inside the nested lab (QEMU TCG with emulated SVM) on hosts
+ * virtio-vsock on virtio-mmio), and runs the SDK on it (Boxlite.open picks the KVM engine; a box from
+ * an OCI layout through SimpleBox execs echo and stops by itself): inside the nested lab (QEMU TCG with emulated SVM) on hosts
  * whose /dev/kvm cannot boot Linux, such as these KVM-PVM machines, and directly where the probe
  * reports hardware KVM. Slow (minutes): tagged "lab"; {@code -DexcludedGroups=lab} skips it.
  */
@@ -31,7 +32,7 @@ class NestedLabTest {
     private static final Path LOG = Path.of("target", "lab", "nested-lab-test.log");
 
     @Test
-    void ourVmmBootsDebianOnOneAndTwoVcpusAndServesABoxOnTheKvmEngine() throws Exception {
+    void ourVmmBootsDebianOnOneAndTwoVcpusAndServesABoxOnTheKvmEngineThroughTheSdk() throws Exception {
         Outcome outcome = hardwareKvm() ? direct() : nested();
         for (String phase : Lab.DEFAULT_PHASES) {
             Optional<LabRun.Verdict> v = outcome.verdicts().stream().filter(x -> x.phase().equals(phase)).findFirst();
@@ -44,6 +45,9 @@ class NestedLabTest {
         assertTrue(boot2.facts().contains("exit=GuestReset"), "the guest's reboot=k reset ended the VM: " + boot2.facts());
         LabRun.Verdict box = outcome.verdicts().stream().filter(x -> x.phase().equals("box")).findFirst().orElseThrow();
         assertTrue(box.facts().contains("token_on_disk=yes"), box.facts());
+        LabRun.Verdict sdk = outcome.verdicts().stream().filter(x -> x.phase().equals("sdk")).findFirst().orElseThrow();
+        assertTrue(sdk.facts().startsWith("engine=kvm "), "Boxlite.open chose the KVM engine: " + sdk.facts());
+        assertTrue(sdk.facts().contains("stage_box_spawn_ms="), "the box host recorded its stages: " + sdk.facts());
     }
 
     private record Outcome(List<LabRun.Verdict> verdicts, String console) {

@@ -2,6 +2,7 @@ package io.boxlite.engine.kvm;
 
 import io.boxlite.BoxliteException;
 import io.boxlite.ErrorCode;
+import io.boxlite.StorageException;
 import io.boxlite.agent.AgentClient;
 import io.boxlite.agent.GuestConnector;
 import io.boxlite.disk.DiskImage;
@@ -13,6 +14,7 @@ import io.boxlite.vmm.vstate.Vm;
 import io.boxlite.vmm.vstate.VmConfig;
 import io.boxlite.vmm.vstate.VmExit;
 
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -28,32 +30,66 @@ import java.util.Optional;
  * irqfd interrupts. The guest's init is the agent, which mounts the disk as its root.
  *
  * <p>The guest ends the run by rebooting ({@code reboot=k}): ask the agent for
- * {@link io.boxlite.agent.ShutdownAction#REBOOT}. {@link #close()} stops the VM if it still runs
- * and resets the devices.
+ * {@link io.boxlite.agent.ShutdownAction#REBOOT}. {@link #close()} stops the VM if it still runs,
+ * resets the devices and closes the root disk.
  */
 public final class KvmGuest implements AutoCloseable {
     /** The guest's vsock context id: one guest per device, so a fixed value is enough. */
     public static final long GUEST_CID = 3;
 
-    /** What to boot; the console goes to {@code console}. */
-    public record Spec(int cpus, long memoryMib, Path kernel, Path initramfs, DiskImage rootDisk, ConsoleLog console,
-                       List<String> extraKernelArgs) {
-        public Spec {
+    /**
+     * The kernel and initramfs, read once and shared (never modified) by every VM booted from
+     * them: a box pays neither the reads nor a heap copy of ~20 MB.
+     */
+    public record BootImages(String kernelName, byte[] kernel, byte[] initramfs) {
+        public BootImages {
+            Objects.requireNonNull(kernelName, "kernelName");
             Objects.requireNonNull(kernel, "kernel");
             Objects.requireNonNull(initramfs, "initramfs");
+        }
+
+        /**
+         * Reads both files.
+         *
+         * @throws io.boxlite.NotFoundException if one does not exist
+         */
+        public static BootImages read(Path kernel, Path initramfs) {
+            requireFile(kernel, "kernel");
+            requireFile(initramfs, "initramfs");
+            try {
+                return new BootImages(kernel.toString(), Files.readAllBytes(kernel), Files.readAllBytes(initramfs));
+            } catch (IOException e) {
+                throw new StorageException("Cannot read the box's kernel or initramfs: " + e.getMessage(), e);
+            }
+        }
+    }
+
+    /** What to boot; the console goes to {@code console}. */
+    public record Spec(int cpus, long memoryMib, BootImages images, DiskImage rootDisk, ConsoleLog console,
+                       List<String> extraKernelArgs) {
+        public Spec {
+            Objects.requireNonNull(images, "images");
             Objects.requireNonNull(rootDisk, "rootDisk");
             Objects.requireNonNull(console, "console");
             extraKernelArgs = List.copyOf(extraKernelArgs);
+        }
+
+        /** A spec that reads the kernel and initramfs from files. */
+        public Spec(int cpus, long memoryMib, Path kernel, Path initramfs, DiskImage rootDisk, ConsoleLog console,
+                    List<String> extraKernelArgs) {
+            this(cpus, memoryMib, BootImages.read(kernel, initramfs), rootDisk, console, extraKernelArgs);
         }
     }
 
     private final Vm vm;
     private final VsockDevice vsock;
     private final GuestConnector connector;
+    private final DiskImage rootDisk;
 
-    private KvmGuest(Vm vm, VsockDevice vsock) {
+    private KvmGuest(Vm vm, VsockDevice vsock, DiskImage rootDisk) {
         this.vm = vm;
         this.vsock = vsock;
+        this.rootDisk = rootDisk;
         this.connector = new VsockGuestConnector(vsock.host());
     }
 
@@ -64,23 +100,38 @@ public final class KvmGuest implements AutoCloseable {
         return String.join(" ", words);
     }
 
-    /** Creates the VM with its devices and lets it run; returns at once (the guest boots meanwhile). */
+    /**
+     * Creates the VM with its devices and lets it run; returns at once (the guest boots meanwhile).
+     * The guest owns {@code spec.rootDisk()} and {@code spec.console()} from here on: they are
+     * closed with it, or at once if it cannot start.
+     */
     public static KvmGuest start(Spec spec) {
-        requireFile(spec.kernel(), "kernel");
-        requireFile(spec.initramfs(), "initramfs");
-        VsockDevice vsock = new VsockDevice(GUEST_CID);
-        BlockDevice disk = new BlockDevice(spec.rootDisk(), "boxlite-root");
-        VmConfig config = VmConfig.builder().kernel(spec.kernel()).initrd(spec.initramfs())
-                .cmdline(commandLine(spec.extraKernelArgs())).vcpus(spec.cpus()).memoryMib(spec.memoryMib())
-                .console(spec.console()).virtioDevice(disk).virtioDevice(vsock).build();
-        Vm vm = Vm.create(config);
+        Vm vm = null;
         try {
+            VsockDevice vsock = new VsockDevice(GUEST_CID);
+            BlockDevice disk = new BlockDevice(spec.rootDisk(), "boxlite-root");
+            BootImages images = spec.images();
+            // the canonical constructor shares the image arrays; the builder would copy them
+            VmConfig config = new VmConfig(spec.cpus(), spec.memoryMib(), images.kernel(), images.kernelName(),
+                    Optional.of(images.initramfs()), commandLine(spec.extraKernelArgs()), VmConfig.ApStart.WAIT_FOR_SIPI,
+                    spec.console(), List.of(), List.of(disk, vsock));
+            vm = Vm.create(config);
             vm.start();
+            return new KvmGuest(vm, vsock, spec.rootDisk());
         } catch (RuntimeException e) {
-            vm.close();
+            try {
+                if (vm != null) {
+                    vm.close();
+                } else {
+                    spec.console().close(); // idempotent: a failed Vm.create may already have closed it
+                }
+            } catch (RuntimeException suppressed) {
+                e.addSuppressed(suppressed);
+            } finally {
+                spec.rootDisk().close();
+            }
             throw e;
         }
-        return new KvmGuest(vm, vsock);
     }
 
     private static void requireFile(Path path, String what) {
@@ -131,10 +182,14 @@ public final class KvmGuest implements AutoCloseable {
         return vsock;
     }
 
-    /** Stops the VM if it still runs and releases it and its devices; idempotent. */
+    /** Stops the VM if it still runs, releases it and its devices, and closes (flushing) the root disk; idempotent. */
     @Override
     public void close() {
-        vm.close();
+        try {
+            vm.close();
+        } finally {
+            rootDisk.close(); // after the vCPUs and the device threads stopped: no request is in flight
+        }
     }
 
     private static void sleep(long millis) {

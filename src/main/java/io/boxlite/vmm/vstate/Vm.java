@@ -200,6 +200,11 @@ public final class Vm implements AutoCloseable {
         return exit.join();
     }
 
+    /** Completes with why the run ended (a copy: completing it does not end the VM). */
+    public CompletableFuture<VmExit> onExit() {
+        return exit.copy();
+    }
+
     /** The exit, if decided. */
     public Optional<VmExit> exit() {
         return Optional.ofNullable(exit.getNow(null));
