@@ -360,7 +360,8 @@ static int stream_eligible(const struct exec_state *s, const struct ostream *o)
     return !o->done && o->window > 0 && q_room() >= HDR_LEN + DATA_CHUNK + CTRL_RESERVE;
 }
 
-static void read_stream(struct ostream *o)
+/* `now` is the loop's clock reading after poll: every time this iteration compares is on it. */
+static void read_stream(struct ostream *o, uint64_t now)
 {
     uint32_t want = o->window < DATA_CHUNK ? o->window : DATA_CHUNK;
     ssize_t n = read(o->fd, outq + outlen + HDR_LEN, want);
@@ -368,7 +369,7 @@ static void read_stream(struct ostream *o)
         put_header(outq + outlen, T_DATA, o->id, (uint32_t)n);
         outlen += HDR_LEN + (size_t)n;
         o->window -= (uint32_t)n;
-        o->last_active = now_ms();
+        o->last_active = now;
     } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
         o->done = 1; /* EOF, or EIO from a PTY master whose slave side is all closed */
     }
@@ -622,7 +623,7 @@ int exec_channel(int sock, const struct frame *first)
             /* Both streams were eligible before poll, but reading the first may have taken the
              * queue's room: reading the second then would run past the end of outq. */
             if (stream_eligible(&s, o))
-                read_stream(o);
+                read_stream(o, now);
             else
                 o->last_active = now; /* held back by the queue: not silence */
         }
@@ -635,8 +636,10 @@ int exec_channel(int sock, const struct frame *first)
         if (s.exited) {
             for (int i = 0; i < 2; i++) {
                 struct ostream *o = &s.out[i];
+                /* One clock reading per iteration: a later reading stored in last_active made
+                 * now - since wrap around, ending a stream just read with data still in its pipe. */
                 uint64_t since = o->last_active > s.exit_at ? o->last_active : s.exit_at;
-                if (!o->done && ix_out[i] >= 0 && now - since >= QUIET_MS)
+                if (!o->done && ix_out[i] >= 0 && now >= since && now - since >= QUIET_MS)
                     o->done = 1;
             }
         }
