@@ -70,6 +70,7 @@ public final class BoxHost {
     private volatile boolean stopping;
     private volatile Integer mainExit;
     private final Map<String, Long> timings = new LinkedHashMap<>();
+    private final DetachedExecs execs;
 
     private BoxHost(BoxRuntime runtime, BoxConfig config, BoxStatus previous, boolean detached) {
         this.runtime = runtime;
@@ -77,6 +78,7 @@ public final class BoxHost {
         this.detached = detached;
         this.dir = runtime.store().boxDir(config.id());
         this.status = previous;
+        this.execs = new DetachedExecs(dir, runtime.home().staging());
     }
 
     /**
@@ -199,6 +201,17 @@ public final class BoxHost {
     /** Completes with the final status once the box has stopped. */
     public CompletableFuture<BoxStatus> stopped() {
         return stopped;
+    }
+
+    /**
+     * Starts {@code request} in the background, owned by this host: it outlives the caller and
+     * ends with the command or with the box. Output goes to {@code logs/exec-{id}.log}.
+     *
+     * @throws BoxliteException ({@link ErrorCode#STOPPED}) if the box is stopping
+     * @throws io.boxlite.agent.GuestAgentException if the guest cannot start the command
+     */
+    public DetachedExec execDetached(ExecRequest request) {
+        return execs.start(agent(), request);
     }
 
     /** Records the exit status of the box's main command (shown as the box's exit code). */
@@ -388,6 +401,11 @@ public final class BoxHost {
         @Override
         public void stop(Duration grace) {
             BoxHost.this.stop(grace);
+        }
+
+        @Override
+        public DetachedExec execDetached(ExecRequest request) {
+            return BoxHost.this.execDetached(request);
         }
     }
 }
