@@ -9,11 +9,9 @@ import io.boxlite.agent.AgentClient;
 import io.boxlite.agent.ExecRequest;
 import io.boxlite.agent.ExecResult;
 import io.boxlite.agent.Execution;
-import io.boxlite.agent.OutputListener;
 import io.boxlite.home.Staging;
 
 import java.io.IOException;
-import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -57,27 +55,12 @@ final class DetachedExecs {
         Instant started = Instant.now();
         Path log = DetachedExec.log(boxDir, id);
         Path status = DetachedExec.status(boxDir, id);
-        OutputStream out;
-        try {
-            out = Files.newOutputStream(log, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
-        } catch (IOException e) {
-            throw new StorageException("Cannot create the log " + log + ": " + e.getMessage(), e);
-        }
+        LogSink out = LogSink.open(log, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
         Execution exec;
         try {
-            exec = agent.exec(request, new OutputListener() {
-                @Override
-                public void onStdout(byte[] chunk) {
-                    append(out, chunk);
-                }
-
-                @Override
-                public void onStderr(byte[] chunk) {
-                    append(out, chunk);
-                }
-            });
+            exec = agent.exec(request, out);
         } catch (RuntimeException e) {
-            close(out);
+            out.close();
             deleteQuietly(log);
             throw e;
         }
@@ -90,13 +73,13 @@ final class DetachedExecs {
         } catch (IOException | RuntimeException e) {
             exec.close();
             running.remove(exec);
-            close(out);
+            out.close();
             throw e instanceof RuntimeException r ? r : new StorageException("Cannot start the background command: "
                     + e.getMessage(), e);
         }
         exec.onExit().whenComplete((result, failure) -> {
             running.remove(exec);
-            close(out);
+            out.close();
             ended(status, record(id, request, exec.pid(), started), result, failure);
         });
         return new DetachedExec(id, exec.pid(), log, status);
@@ -143,27 +126,6 @@ final class DetachedExecs {
 
     private static byte[] bytes(ObjectNode n) {
         return (n.toString() + "\n").getBytes(StandardCharsets.UTF_8);
-    }
-
-    private static void append(OutputStream out, byte[] chunk) {
-        try {
-            synchronized (out) {
-                out.write(chunk);
-                out.flush();
-            }
-        } catch (IOException e) {
-            LOG.log(System.Logger.Level.DEBUG, "exec log: {0}", e.getMessage());
-        }
-    }
-
-    private static void close(OutputStream out) {
-        try {
-            synchronized (out) {
-                out.close();
-            }
-        } catch (IOException e) {
-            LOG.log(System.Logger.Level.DEBUG, "exec log: {0}", e.getMessage());
-        }
     }
 
     private static void deleteQuietly(Path file) {

@@ -139,6 +139,7 @@ public final class BoxesAliveBench {
             System.out.println(BenchSupport.summary("exec cat /proc/uptime, all running (ms)", execMs));
         }
         System.out.println("load with all running (1/5/15 min): " + Files.readString(Path.of("/proc/loadavg")).strip());
+        idleCpu(runtime, samples, detached);
         // why: PSS shares the JVMs' and QEMUs' common pages among all running; resample with all up
         List<Sample> steady = new ArrayList<>();
         long selfGrowth = detached ? 0 : (rollup(ProcessHandle.current().pid(), "Pss") - selfBase)
@@ -153,6 +154,34 @@ public final class BoxesAliveBench {
         System.out.println("with all " + steady.size() + " running" + (detached ? ""
                 : " (host JVM PSS = this JVM's PSS growth per box)") + ":");
         report(steady);
+    }
+
+    /** CPU the idle boxes burn (QEMU under TCG, plus detached host JVMs), over 10 s, in % of one core. */
+    private static void idleCpu(Boxlite runtime, List<Sample> samples, boolean detached) throws Exception {
+        List<Long> pids = new ArrayList<>();
+        for (Sample s : samples) {
+            pids.add(runtime.core().enginePid(s.id()).orElseThrow());
+            if (detached) {
+                pids.add(runtime.get(s.id()).orElseThrow().info().pid().orElseThrow());
+            }
+        }
+        long before = cpuTicks(pids);
+        long t0 = System.nanoTime();
+        Thread.sleep(10_000);
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        double percent = (cpuTicks(pids) - before) / 100.0 / seconds * 100; // USER_HZ is 100 on Linux
+        System.out.printf(Locale.ROOT, "idle CPU of %d boxes: %.1f%% of one core in total (%.1f%% per box)%n",
+                samples.size(), percent, percent / Math.max(1, samples.size()));
+    }
+
+    private static long cpuTicks(List<Long> pids) throws IOException {
+        long ticks = 0;
+        for (long pid : pids) {
+            String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+            String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+            ticks += Long.parseLong(f[11]) + Long.parseLong(f[12]); // utime, stime
+        }
+        return ticks;
     }
 
     private static Sample inProcess(String id, double seconds, long selfBase, List<Sample> before, long qemu,
