@@ -33,6 +33,22 @@ final class Attach {
     private Attach() {
     }
 
+    /**
+     * Docker's status for a command that could not start: 127 when it (or its directory or user)
+     * is missing, 126 when it cannot be invoked; other failures are BoxLite's own and propagate.
+     */
+    static int cannotStart(BoxliteException e, PrintWriter err) {
+        if (e instanceof NotFoundException) {
+            err.println("boxlite: " + e.getMessage());
+            return NOT_FOUND;
+        }
+        if (e.code() == ErrorCode.EXECUTION || e.code() == ErrorCode.INVALID_ARGUMENT) {
+            err.println("boxlite: " + e.getMessage());
+            return CANNOT_INVOKE;
+        }
+        throw e;
+    }
+
     /** Runs it and returns its exit status (126/127 when it cannot start). */
     static int run(Box box, BoxCommand.Builder command, boolean interactive, boolean tty, PrintWriter err) {
         Optional<Terminal.Size> size = tty ? Terminal.size(1).or(() -> Terminal.size(0)) : Optional.empty();
@@ -43,15 +59,8 @@ final class Attach {
         Execution run;
         try {
             run = box.exec(command.build());
-        } catch (NotFoundException e) {
-            err.println("boxlite: " + e.getMessage());
-            return NOT_FOUND;
         } catch (BoxliteException e) {
-            if (e.code() == ErrorCode.EXECUTION || e.code() == ErrorCode.INVALID_ARGUMENT) {
-                err.println("boxlite: " + e.getMessage());
-                return CANNOT_INVOKE;
-            }
-            throw e;
+            return cannotStart(e, err);
         }
         Terminal.RawMode raw = tty && interactive && Terminal.isTerminal(0) ? Terminal.raw(0) : null;
         Thread restore = raw == null ? null : new Thread(raw::close, "boxlite-restore-terminal");

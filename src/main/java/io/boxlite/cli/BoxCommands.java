@@ -25,6 +25,7 @@ import io.boxlite.runtime.BoxDatabase;
 import io.boxlite.runtime.BoxRuntime;
 import io.boxlite.runtime.BoxStore;
 import io.boxlite.runtime.BoxHost;
+import io.boxlite.runtime.DetachedExec;
 
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -36,6 +37,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.concurrent.Callable;
+import java.util.function.BooleanSupplier;
 
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -125,7 +127,8 @@ final class BoxCommands {
         boolean interactive;
         @Option(names = {"-t", "--tty"}, description = "Give the command a pseudo-terminal.")
         boolean tty;
-        @Option(names = {"-d", "--detach"}, description = "Start the command and return at once.")
+        @Option(names = {"-d", "--detach"}, description = {"Start the command in the background, print its exec id and "
+                + "return at once;", "its output goes to the box's logs ('boxlite logs --exec ID BOX')."})
         boolean detach;
         @Option(names = {"-e", "--env"}, paramLabel = "KEY=VALUE")
         List<String> env = new ArrayList<>();
@@ -140,6 +143,10 @@ final class BoxCommands {
 
         @Override
         public Integer call() {
+            if (detach && (interactive || tty)) {
+                throw new InvalidArgumentException("exec -d cannot be combined with -i or -t: a background command "
+                        + "reads end-of-file and its output goes to the box's logs ('boxlite logs --exec ID BOX')");
+            }
             try (Boxlite runtime = open(main)) {
                 Box box = runtime.get(boxName).orElseThrow(() -> new NotFoundException("No such box: " + boxName));
                 if (box.info().state() != BoxState.RUNNING) {
@@ -161,13 +168,30 @@ final class BoxCommands {
                     b.user(user);
                 }
                 if (detach) {
-                    // why: the agent kills a command whose channel closes, so -d waits only for the start
-                    throw new BoxliteException(ErrorCode.UNSUPPORTED, "exec -d is not supported yet: the guest agent "
-                            + "ends a command when its caller disconnects");
+                    return startInBackground(runtime.core(), box.id(), b.build(), spec.commandLine().getOut(),
+                            spec.commandLine().getErr());
                 }
                 return Attach.run(box, b, interactive, tty, spec.commandLine().getErr());
             }
         }
+    }
+
+    /**
+     * Starts the command owned by the box's host, prints its exec id and returns 0 once it runs
+     * (127/126 when it cannot start, as an attached exec).
+     */
+    private static int startInBackground(BoxRuntime core, String id, BoxCommand command, PrintWriter out,
+                                         PrintWriter err) {
+        BoxDatabase.Row row = core.refresh(id);
+        DetachedExec started;
+        try {
+            started = core.execDetached(id, row.config().image().request(row.config().options(), command));
+        } catch (BoxliteException e) {
+            return Attach.cannotStart(e, err);
+        }
+        out.println(started.execId());
+        out.flush();
+        return 0;
     }
 
     /** {@code boxlite create IMAGE [COMMAND...]}. */
@@ -443,10 +467,12 @@ final class BoxCommands {
         }
     }
 
-    /** {@code boxlite logs BOX}. */
+    /** {@code boxlite logs [-f] [-n N] [--console | --exec ID] BOX}. */
     @Command(name = "logs", mixinStandardHelpOptions = true, description = {
             "Print a box's log: its main command's output (boxes started with -d and a command), else its",
-            "console (the guest kernel's serial console); --console always shows the console."})
+            "console (the guest kernel's serial console); --console always shows the console, --exec ID the",
+            "output of a command started with 'exec -d'. With -f, follow the log until the box (or that",
+            "command) ends, or until interrupted."})
     static final class Logs implements Callable<Integer> {
         @ParentCommand
         Main main;
@@ -454,27 +480,71 @@ final class BoxCommands {
         CommandSpec spec;
         @Option(names = "--console", description = "Show the guest console.")
         boolean console;
-        @Option(names = {"-n", "--tail"}, description = "Only the last N lines.")
+        @Option(names = "--exec", paramLabel = "ID", description = "Show the output of background command ID.")
+        String exec;
+        @Option(names = {"-f", "--follow"}, description = "Keep printing what is appended until the box stops.")
+        boolean follow;
+        @Option(names = {"-n", "--tail"}, paramLabel = "N", description = "Only the last N lines.")
         Integer tail;
         @Parameters(paramLabel = "BOX")
         String box;
 
         @Override
         public Integer call() throws Exception {
+            if (tail != null && tail < 0) {
+                throw new InvalidArgumentException("--tail " + tail + ": must be 0 or more");
+            }
+            if (console && exec != null) {
+                throw new InvalidArgumentException("logs: give --console or --exec, not both");
+            }
+            if (exec != null && !io.boxlite.runtime.Ulid.isUlid(exec)) {
+                throw new InvalidArgumentException("--exec " + exec + ": not an exec id (exec -d prints one)");
+            }
+            PrintWriter out = spec.commandLine().getOut();
+            int lines = tail == null ? -1 : tail;
             try (Boxlite runtime = open(main)) {
-                Path dir = runtime.core().store().boxDir(runtime.core().get(box).config().id());
-                Path mainLog = dir.resolve("logs").resolve("main.log");
-                Path log = !console && Files.isRegularFile(mainLog) ? mainLog : dir.resolve("vm").resolve("console.log");
-                if (!Files.isRegularFile(log)) {
+                BoxRuntime core = runtime.core();
+                String id = core.get(box).config().id();
+                Path dir = core.store().boxDir(id);
+                Path log = logOf(dir);
+                if (!follow) {
+                    LogFollower.print(log, lines, out);
                     return 0;
                 }
-                List<String> lines = Files.readAllLines(log);
-                int from = tail == null ? 0 : Math.max(0, lines.size() - tail);
-                PrintWriter out = spec.commandLine().getOut();
-                lines.subList(from, lines.size()).forEach(out::println);
-                out.flush();
+                BooleanSupplier boxEnded = () -> !running(core, id);
+                BooleanSupplier ended = exec == null ? boxEnded
+                        : () -> boxEnded.getAsBoolean() || execEnded(DetachedExec.status(dir, exec));
+                LogFollower.follow(log, lines, out, ended);
             }
             return 0;
+        }
+
+        private Path logOf(Path dir) {
+            if (exec != null) {
+                if (!Files.isRegularFile(DetachedExec.status(dir, exec))) {
+                    throw new NotFoundException("No background command " + exec + " in box " + box);
+                }
+                return DetachedExec.log(dir, exec);
+            }
+            Path mainLog = dir.resolve("logs").resolve("main.log");
+            return !console && Files.isRegularFile(mainLog) ? mainLog : dir.resolve("vm").resolve("console.log");
+        }
+
+        private static boolean running(BoxRuntime core, String id) {
+            try {
+                BoxState s = core.refresh(id).status().state();
+                return s == BoxState.RUNNING || s == BoxState.STOPPING;
+            } catch (NotFoundException e) {
+                return false; // removed
+            }
+        }
+
+        private static boolean execEnded(Path status) {
+            try {
+                return !JSON.readTree(Files.readAllBytes(status)).path("state").asText().equals("running");
+            } catch (java.io.IOException e) {
+                return true; // gone with its box
+            }
         }
     }
 

@@ -9,6 +9,7 @@ import io.boxlite.agent.ExecRequest;
 import io.boxlite.agent.Execution;
 import io.boxlite.agent.GuestConnector;
 import io.boxlite.agent.OutputListener;
+import io.boxlite.agent.ShutdownAction;
 import io.boxlite.disk.DiskImage;
 import io.boxlite.engine.BoxEngine;
 import io.boxlite.engine.BoxVm;
@@ -20,7 +21,6 @@ import io.boxlite.runtime.disk.BoxDisks;
 import io.boxlite.rootfs.Rootfs;
 
 import java.io.IOException;
-import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -69,6 +69,7 @@ public final class BoxHost {
     private volatile boolean stopping;
     private volatile Integer mainExit;
     private final Map<String, Long> timings = new LinkedHashMap<>();
+    private final DetachedExecs execs;
 
     private BoxHost(BoxRuntime runtime, BoxConfig config, BoxStatus previous, boolean detached) {
         this.runtime = runtime;
@@ -76,6 +77,7 @@ public final class BoxHost {
         this.detached = detached;
         this.dir = runtime.store().boxDir(config.id());
         this.status = previous;
+        this.execs = new DetachedExecs(dir, runtime.home().staging());
     }
 
     /**
@@ -217,6 +219,17 @@ public final class BoxHost {
         return stopped;
     }
 
+    /**
+     * Starts {@code request} in the background, owned by this host: it outlives the caller and
+     * ends with the command or with the box. Output goes to {@code logs/exec-{id}.log}.
+     *
+     * @throws BoxliteException ({@link ErrorCode#STOPPED}) if the box is stopping
+     * @throws io.boxlite.agent.GuestAgentException if the guest cannot start the command
+     */
+    public DetachedExec execDetached(ExecRequest request) {
+        return execs.start(agent(), request);
+    }
+
     /** Records the exit status of the box's main command (shown as the box's exit code). */
     public void mainExited(int code) {
         mainExit = code;
@@ -225,60 +238,25 @@ public final class BoxHost {
     private void runMain() {
         ExecRequest request = config.image().request(config.options(), config.image().mainArgv(config.options()),
                 Map.of(), Optional.empty(), Optional.empty(), Optional.empty(), Duration.ZERO);
-        OutputStream log;
-        try {
-            log = Files.newOutputStream(dir.resolve("logs").resolve("main.log"), StandardOpenOption.CREATE,
-                    StandardOpenOption.APPEND);
-        } catch (IOException e) {
-            throw new BoxliteException(ErrorCode.STORAGE, "Cannot open the main command's log", e);
-        }
+        LogSink log = LogSink.open(dir.resolve("logs").resolve("main.log"), StandardOpenOption.CREATE,
+                StandardOpenOption.APPEND);
         Execution main;
         try {
-            main = agent.exec(request, new OutputListener() {
-                @Override
-                public void onStdout(byte[] data) {
-                    write(log, data);
-                }
-
-                @Override
-                public void onStderr(byte[] data) {
-                    write(log, data);
-                }
-            });
+            main = agent.exec(request, log);
         } catch (RuntimeException e) {
-            closeQuietly(log);
             int code = e instanceof io.boxlite.agent.GuestAgentException g && g.notFound() ? 127 : 126;
-            write(log, ("boxlite: cannot start the main command: " + e.getMessage() + "\n").getBytes());
-            closeQuietly(log);
+            log.append(("boxlite: cannot start the main command: " + e.getMessage() + "\n").getBytes());
+            log.close();
             mainExit = code;
             Thread.ofVirtual().start(() -> stopQuietly(Duration.ofSeconds(10)));
             return;
         }
         // stdin stays open (never closed), so a shell as main command waits instead of exiting.
         main.onExit().whenComplete((r, t) -> {
-            closeQuietly(log);
+            log.close();
             mainExit = r != null ? r.exitCode() : null;
             Thread.ofVirtual().start(() -> stopQuietly(Duration.ofSeconds(10)));
         });
-    }
-
-    private static void write(OutputStream out, byte[] data) {
-        try {
-            synchronized (out) {
-                out.write(data);
-                out.flush();
-            }
-        } catch (IOException e) {
-            LOG.log(System.Logger.Level.DEBUG, "main.log: " + e.getMessage());
-        }
-    }
-
-    private static void closeQuietly(OutputStream out) {
-        try {
-            out.close();
-        } catch (IOException ignored) {
-            // nothing to add
-        }
     }
 
     private void stopQuietly(Duration grace) {
@@ -404,6 +382,11 @@ public final class BoxHost {
         @Override
         public void stop(Duration grace) {
             BoxHost.this.stop(grace);
+        }
+
+        @Override
+        public DetachedExec execDetached(ExecRequest request) {
+            return BoxHost.this.execDetached(request);
         }
     }
 }

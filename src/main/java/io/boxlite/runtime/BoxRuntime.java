@@ -13,6 +13,8 @@ import io.boxlite.PortSpec;
 import io.boxlite.UnsupportedException;
 import io.boxlite.VolumeSpec;
 import io.boxlite.agent.AgentClient;
+import io.boxlite.agent.ExecRequest;
+import io.boxlite.agent.GuestAgentException;
 import io.boxlite.engine.EngineProbe;
 import io.boxlite.engine.Engines;
 import io.boxlite.home.BoxliteHome;
@@ -547,6 +549,34 @@ public final class BoxRuntime implements AutoCloseable {
             previous.agent().close();
         }
         return agent;
+    }
+
+    /**
+     * Starts {@code request} in the background in running box {@code id}, owned by the box's
+     * host wherever it is, so it outlives this process.
+     *
+     * @throws BoxliteException ({@link ErrorCode#STOPPED}) if the box is not running
+     * @throws NotFoundException if the command, its directory or its user is missing in the box
+     */
+    public DetachedExec execDetached(String id, ExecRequest request) {
+        ensureOpen();
+        BoxHost local = hosts.get(id);
+        if (local != null) {
+            return execLocally(local, request);
+        }
+        BoxDatabase.Row row = refresh(id);
+        if (row.status().state() != BoxState.RUNNING) {
+            throw new BoxliteException(ErrorCode.STOPPED, "Box " + id + " is " + row.status().state().label());
+        }
+        return new HostClient(BoxHost.socketPath(this, id)).execDetached(request, store.boxDir(id));
+    }
+
+    private static DetachedExec execLocally(BoxHost host, ExecRequest request) {
+        try {
+            return host.execDetached(request);
+        } catch (GuestAgentException e) {
+            throw e.notFound() ? new NotFoundException(e.getMessage(), e) : e;
+        }
     }
 
     private void dropRemote(String id) {

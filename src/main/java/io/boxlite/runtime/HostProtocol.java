@@ -14,10 +14,15 @@ import java.nio.charset.StandardCharsets;
  * CONNECT port   → OK, then the connection carries a raw stream to that guest vsock port
  * STATUS         → OK {json}
  * STOP millis    → OK once the box has stopped (graceful agent shutdown within millis, then forced)
+ * EXEC n         then n bytes of JSON ({@link ExecRequestJson}), n ≤ 1 MiB
+ *                → OK execId pid once the command runs in the background, owned by the host
+ *                  (ERR CODE message, CODE an {@link io.boxlite.ErrorCode} name, if it cannot start)
  * </pre>
  */
 final class HostProtocol {
     static final int MAX_LINE = 4096;
+    /** The largest EXEC payload: the agent's own argv + env limit is below this. */
+    static final int MAX_EXEC_BYTES = 1 << 20;
 
     private HostProtocol() {
     }
@@ -45,6 +50,17 @@ final class HostProtocol {
             }
             buf[n++] = b;
         }
+    }
+
+    /** Reads exactly {@code n} bytes. */
+    static byte[] readExactly(ByteChannel ch, int n) throws IOException {
+        ByteBuffer buf = ByteBuffer.allocate(n);
+        while (buf.hasRemaining()) {
+            if (ch.read(buf) < 0) {
+                throw new EOFException("the connection closed after " + buf.position() + " of " + n + " bytes");
+            }
+        }
+        return buf.array();
     }
 
     static void writeLine(ByteChannel ch, String line) throws IOException {

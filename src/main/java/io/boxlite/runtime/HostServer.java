@@ -1,6 +1,9 @@
 package io.boxlite.runtime;
 
+import io.boxlite.BoxliteException;
+import io.boxlite.ErrorCode;
 import io.boxlite.StorageException;
+import io.boxlite.agent.ExecRequest;
 import io.boxlite.agent.GuestConnector;
 
 import java.io.IOException;
@@ -26,6 +29,8 @@ final class HostServer implements AutoCloseable {
         String statusJson();
 
         void stop(Duration grace);
+
+        DetachedExec execDetached(ExecRequest request);
     }
 
     private final ServerSocketChannel server;
@@ -97,6 +102,7 @@ final class HostServer implements AutoCloseable {
                         HostProtocol.writeLine(c, "ERR " + e.getMessage());
                     }
                 }
+                case "EXEC" -> execDetached(c, parts.length > 1 ? parts[1].strip() : "");
                 default -> HostProtocol.writeLine(c, "ERR unknown request '" + parts[0] + "'");
             }
         } catch (IOException | NumberFormatException e) {
@@ -105,6 +111,24 @@ final class HostServer implements AutoCloseable {
             if (!bridged) {
                 closeQuietly(c);
             }
+        }
+    }
+
+    private void execDetached(SocketChannel c, String length) throws IOException {
+        int n = Integer.parseInt(length);
+        if (n < 2 || n > HostProtocol.MAX_EXEC_BYTES) {
+            HostProtocol.writeLine(c, "ERR " + ErrorCode.INVALID_ARGUMENT.name() + " an exec request of " + n
+                    + " bytes is outside 2.." + HostProtocol.MAX_EXEC_BYTES);
+            return;
+        }
+        byte[] json = HostProtocol.readExactly(c, n);
+        try {
+            DetachedExec started = handler.execDetached(ExecRequestJson.decode(json));
+            HostProtocol.writeLine(c, "OK " + started.execId() + " " + started.pid());
+        } catch (BoxliteException e) {
+            HostProtocol.writeLine(c, "ERR " + e.code().name() + " " + e.getMessage());
+        } catch (RuntimeException e) {
+            HostProtocol.writeLine(c, "ERR " + ErrorCode.INTERNAL.name() + " " + e);
         }
     }
 

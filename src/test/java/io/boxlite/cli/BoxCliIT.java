@@ -163,4 +163,76 @@ class BoxCliIT {
         assertEquals(2, settings.size(), r.out());
         assertEquals(settings.get(0), settings.get(1), "raw mode was undone");
     }
+    @Test
+    void execDetachedStartsACommandThatOutlivesTheCliAndLogsItsOutput() throws Exception {
+        assertEquals(0, boxlite(null, "run", "-d", "--name", "bg", IMAGE).status());
+        // why: the command waits for /root/go, made only after the CLI has exited, so no timing is assumed
+        Result started = boxlite(null, "exec", "-d", "bg", "sh", "-c",
+                "echo started; while [ ! -e /root/go ]; do sleep 0.2; done; sleep 1; echo done > /root/later; echo finished");
+        assertEquals(0, started.status(), started.err());
+        String execId = started.out().strip();
+        assertTrue(execId.matches("[0-9A-HJKMNP-TV-Z]{26}"), "exec -d prints the exec id: " + started.out());
+        assertEquals("", started.err());
+        assertEquals(1, boxlite(null, "exec", "bg", "test", "-e", "/root/later").status(), "not written yet");
+        assertEquals(0, boxlite(null, "exec", "bg", "touch", "/root/go").status());
+        Result later = null;
+        for (int i = 0; i < 20; i++) {
+            later = boxlite(null, "exec", "bg", "cat", "/root/later");
+            if (later.status() == 0) {
+                break;
+            }
+            Thread.sleep(500);
+        }
+        assertEquals(new Result(0, "done\n", ""), later, "the background command ran on after the CLI exited");
+        Result log = boxlite(null, "logs", "-f", "--exec", execId, "bg");
+        assertEquals(new Result(0, "started\nfinished\n", ""), log, "its output is kept; -f ends with the command");
+
+        assertEquals(127, boxlite(null, "exec", "-d", "bg", "no-such-command").status());
+        Result both = boxlite(null, "exec", "-d", "-i", "bg", "true");
+        assertEquals(125, both.status());
+        assertTrue(both.err().contains("-d cannot be combined with -i or -t"), both.err());
+        assertEquals(0, boxlite(null, "rm", "-f", "bg").status());
+    }
+
+    @Test
+    void logsFollowPrintsLinesWrittenAfterItStartedAndEndsWhenTheBoxStops() throws Exception {
+        assertEquals(0, boxlite(null, "run", "-d", "--name", "con", IMAGE).status());
+        Process follow = new ProcessBuilder(ROOT.resolve("bin/boxlite").toString(), "--home", home.toString(),
+                "logs", "-f", "con").redirectErrorStream(true).start();
+        StringBuffer seen = new StringBuffer();
+        Thread reader = Thread.ofVirtual().start(() -> {
+            try (var in = new java.io.InputStreamReader(follow.getInputStream(), StandardCharsets.UTF_8)) {
+                char[] buf = new char[4096];
+                for (int n; (n = in.read(buf)) >= 0; ) {
+                    seen.append(buf, 0, n);
+                }
+            } catch (java.io.IOException e) {
+                seen.append("\n(read failed: ").append(e).append(')');
+            }
+        });
+        try {
+            awaitText(seen, "listening on vsock", "the follow printed the boot lines");
+            String marker = "marker-" + System.nanoTime();
+            assertEquals(0, boxlite(null, "exec", "con", "sh", "-c", "echo " + marker + " > /dev/console").status());
+            awaitText(seen, marker, "a line written after the follow started");
+            Result last = boxlite(null, "logs", "--tail", "1", "con");
+            assertEquals(marker, last.out().strip(), "--tail 1 shows the last line");
+            assertTrue(follow.isAlive(), "the follow runs while the box runs");
+
+            assertEquals(0, boxlite(null, "stop", "con").status());
+            assertTrue(follow.waitFor(60, TimeUnit.SECONDS), "the follow ends when the box stops: " + seen);
+            assertEquals(0, follow.exitValue(), seen.toString());
+            reader.join();
+        } finally {
+            follow.destroyForcibly();
+        }
+        assertEquals(0, boxlite(null, "rm", "con").status());
+    }
+
+    private static void awaitText(StringBuffer text, String wanted, String what) throws InterruptedException {
+        for (int i = 0; i < 600 && text.indexOf(wanted) < 0; i++) {
+            Thread.sleep(100);
+        }
+        assertTrue(text.indexOf(wanted) >= 0, what + ": " + text);
+    }
 }

@@ -82,9 +82,10 @@ public final class KvmHostWorkBench {
         } catch (java.io.IOException e) {
             throw new java.io.UncheckedIOException(e);
         }
-        Path base = RootfsBuilder.create(runtime.images()).build(Digest.parse(row.config().manifestDigest())).image();
+        var built = RootfsBuilder.create(runtime.images()).build(Digest.parse(row.config().manifestDigest()));
+        Path base = built.image();
         long t2 = System.nanoTime();
-        BoxDisks.prepare(box, base);
+        BoxDisks.prepare(box, base, BoxDisks.virtualSize(0, built.size(), "bench"));
         var disk = BoxDisks.open(box);
         long t3 = System.nanoTime();
         BoxVm vm = engine.boot(new BoxEngine.VmSpec(1, MEMORY_MIB, disk, box.resolve("vm")), reason -> { });
