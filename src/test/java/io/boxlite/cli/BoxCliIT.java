@@ -126,6 +126,10 @@ class BoxCliIT {
         assertEquals("running", running.get(0).get("state").asText());
         assertTrue(running.get(0).get("detached").asBoolean());
 
+        String hostCommand = boxHostCommandLine(running.get(0).get("pid").asLong());
+        assertTrue(hostCommand.contains("/target/boxlite-run-") && !hostCommand.contains("boxlite-0.1.0-SNAPSHOT.jar"),
+                "the box host runs from a content-named copy of the jar, which no rebuild rewrites: " + hostCommand);
+
         assertEquals(new Result(5, "in box\n", ""), boxlite(null, "exec", "web", "sh", "-c", "echo in box; exit 5"));
         assertEquals(127, boxlite(null, "exec", "web", "no-such-command").status());
         assertEquals(126, boxlite(null, "exec", "web", "/etc/passwd").status());
@@ -227,6 +231,19 @@ class BoxCliIT {
             follow.destroyForcibly();
         }
         assertEquals(0, boxlite(null, "rm", "con").status());
+    }
+
+    /** The command line of the box host JVM: the process {@code pid} (the engine) or its nearest ancestor running BoxHostMain. */
+    private static String boxHostCommandLine(long pid) throws java.io.IOException {
+        for (long p = pid; p > 1; ) {
+            String cmd = Files.readString(Path.of("/proc/" + p + "/cmdline")).replace('\0', ' ');
+            if (cmd.contains("BoxHostMain")) {
+                return cmd;
+            }
+            String stat = Files.readString(Path.of("/proc/" + p + "/stat"));
+            p = Long.parseLong(stat.substring(stat.lastIndexOf(')') + 2).split(" ")[1]);
+        }
+        throw new AssertionError("no box host process above pid " + pid);
     }
 
     private static void awaitText(StringBuffer text, String wanted, String what) throws InterruptedException {
