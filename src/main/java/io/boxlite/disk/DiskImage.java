@@ -24,6 +24,29 @@ public interface DiskImage extends AutoCloseable {
     /** Writes {@code src} from its position to its limit at {@code offset}. */
     void write(long offset, ByteBuffer src);
 
+    /**
+     * Fills {@code dsts} in order from {@code offset}: one request scattered over several buffers
+     * (a guest's pages). The default reads them one by one; a back end may use one system call.
+     */
+    default void readv(long offset, ByteBuffer[] dsts) {
+        long pos = offset;
+        for (ByteBuffer b : dsts) {
+            int n = b.remaining();
+            read(pos, b);
+            pos += n;
+        }
+    }
+
+    /** Writes {@code srcs} in order at {@code offset}, the gathering twin of {@link #readv}. */
+    default void writev(long offset, ByteBuffer[] srcs) {
+        long pos = offset;
+        for (ByteBuffer b : srcs) {
+            int n = b.remaining();
+            write(pos, b);
+            pos += n;
+        }
+    }
+
     /** Makes every completed write durable (the guest's flush / FUA). */
     void flush();
 

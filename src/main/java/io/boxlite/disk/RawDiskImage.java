@@ -9,6 +9,7 @@ import io.boxlite.sys.Fd;
 import io.boxlite.sys.NativeException;
 
 import java.io.IOException;
+import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.channels.ClosedByInterruptException;
 import java.nio.channels.FileChannel;
@@ -17,6 +18,8 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -59,15 +62,15 @@ public final class RawDiskImage implements DiskImage {
     private final FileChannel channel;
     private final long size;
     private final boolean readOnly;
-    private final Fd holes; // the same open file as channel, for fallocate; null when read-only
-    private final ReadWriteLock holesLock = new ReentrantReadWriteLock(); // close waits for punches
+    private final Fd fd; // the same open file as channel: vectored I/O and fallocate
+    private final ReadWriteLock fdLock = new ReentrantReadWriteLock(); // close waits for calls on fd
     private volatile boolean punching = true;
     private final AtomicBoolean closed = new AtomicBoolean();
 
-    private RawDiskImage(Path path, FileChannel channel, Fd holes, long size, boolean readOnly) {
+    private RawDiskImage(Path path, FileChannel channel, Fd fd, long size, boolean readOnly) {
         this.path = path;
         this.channel = channel;
-        this.holes = holes;
+        this.fd = fd;
         this.size = size;
         this.readOnly = readOnly;
     }
@@ -80,14 +83,14 @@ public final class RawDiskImage implements DiskImage {
      * @throws StorageException         if it cannot be opened
      */
     public static RawDiskImage open(Path path, boolean readOnly) {
-        Fd holes = readOnly ? null : openForHoles(path);
+        Fd holes = openFd(path, readOnly);
         FileChannel ch;
         try {
-            // Writable: the channel reopens the very file the descriptor holds, so holes are never
-            // punched in another file that took the path in between.
-            ch = readOnly ? FileChannel.open(path, StandardOpenOption.READ)
-                    : FileChannel.open(Path.of("/proc/self/fd/" + holes.value()),
-                            StandardOpenOption.READ, StandardOpenOption.WRITE);
+            // The channel reopens the very file the descriptor holds, so vectored I/O and holes
+            // never reach another file that took the path in between.
+            Path same = Path.of("/proc/self/fd/" + holes.value());
+            ch = readOnly ? FileChannel.open(same, StandardOpenOption.READ)
+                    : FileChannel.open(same, StandardOpenOption.READ, StandardOpenOption.WRITE);
         } catch (NoSuchFileException e) {
             closeQuietly(holes, e);
             throw new NotFoundException("disk image " + path + " does not exist", e);
@@ -200,6 +203,95 @@ public final class RawDiskImage implements DiskImage {
         }
     }
 
+    /**
+     * One {@code preadv} per up to {@value Fd#IOV_MAX} buffers, straight into them (guest RAM),
+     * when called on a platform thread with direct buffers; otherwise buffer by buffer through
+     * the channel, since a virtual thread must not block in a foreign call (docs/threading.md).
+     */
+    @Override
+    public void readv(long offset, ByteBuffer[] dsts) {
+        if (!vectorable(dsts)) {
+            DiskImage.super.readv(offset, dsts);
+            return;
+        }
+        checkRange(offset, remaining(dsts));
+        vectored(offset, dsts, false);
+    }
+
+    /** Like {@link #readv}: one {@code pwritev} per up to {@value Fd#IOV_MAX} buffers. */
+    @Override
+    public void writev(long offset, ByteBuffer[] srcs) {
+        requireWritable("write");
+        if (!vectorable(srcs)) {
+            DiskImage.super.writev(offset, srcs);
+            return;
+        }
+        checkRange(offset, remaining(srcs));
+        vectored(offset, srcs, true);
+    }
+
+    private static boolean vectorable(ByteBuffer[] buffers) {
+        if (Thread.currentThread().isVirtual()) {
+            return false;
+        }
+        for (ByteBuffer b : buffers) {
+            if (!b.isDirect()) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static long remaining(ByteBuffer[] buffers) {
+        long n = 0;
+        for (ByteBuffer b : buffers) {
+            n += b.remaining();
+        }
+        return n;
+    }
+
+    private void vectored(long offset, ByteBuffer[] buffers, boolean write) {
+        long pos = offset;
+        int first = 0;
+        fdLock.readLock().lock();
+        try {
+            if (closed.get()) {
+                throw new StorageException("disk image " + path + " is closed; cannot " + (write ? "write" : "read")
+                        + " at offset " + offset);
+            }
+            while (true) {
+                while (first < buffers.length && !buffers[first].hasRemaining()) {
+                    first++;
+                }
+                if (first == buffers.length) {
+                    return;
+                }
+                List<MemorySegment> batch = new ArrayList<>(Math.min(Fd.IOV_MAX, buffers.length - first));
+                for (int i = first; i < buffers.length && batch.size() < Fd.IOV_MAX; i++) {
+                    if (buffers[i].hasRemaining()) {
+                        batch.add(MemorySegment.ofBuffer(buffers[i]));
+                    }
+                }
+                long n = write ? fd.writeAt(batch, pos) : fd.readAt(batch, pos);
+                if (n == 0) {
+                    throw new StorageException("disk image " + path + " is shorter than its size " + size
+                            + " (truncated while in use?)");
+                }
+                pos += n;
+                for (int i = first; n > 0; i++) { // a short transfer: resume where it stopped
+                    int step = (int) Math.min(n, buffers[i].remaining());
+                    buffers[i].position(buffers[i].position() + step);
+                    n -= step;
+                }
+            }
+        } catch (NativeException e) {
+            throw new StorageException("disk image " + path + ": " + (write ? "write" : "read") + " at offset "
+                    + offset + " failed: " + e.getMessage(), e);
+        } finally {
+            fdLock.readLock().unlock();
+        }
+    }
+
     @Override
     public void flush() {
         if (readOnly) {
@@ -257,12 +349,12 @@ public final class RawDiskImage implements DiskImage {
     }
 
     private boolean punchNow(long offset, long length) {
-        holesLock.readLock().lock();
+        fdLock.readLock().lock();
         try {
             if (closed.get()) {
                 throw new StorageException("disk image " + path + " is closed; cannot discard at offset " + offset);
             }
-            if (holes.punchHole(offset, length)) {
+            if (fd.punchHole(offset, length)) {
                 return true;
             }
             punching = false;
@@ -273,7 +365,7 @@ public final class RawDiskImage implements DiskImage {
             throw new StorageException("disk image " + path + ": discard at offset " + offset + " failed: "
                     + e.getMessage(), e);
         } finally {
-            holesLock.readLock().unlock();
+            fdLock.readLock().unlock();
         }
     }
 
@@ -328,15 +420,15 @@ public final class RawDiskImage implements DiskImage {
         } catch (IOException e) {
             failure = addFailure(failure, new StorageException("cannot close disk image " + path + ": " + e.getMessage(), e));
         }
-        if (holes != null) {
-            holesLock.writeLock().lock();
+        if (fd != null) {
+            fdLock.writeLock().lock();
             try {
-                holes.close();
+                fd.close();
             } catch (NativeException e) {
                 failure = addFailure(failure, new StorageException("cannot close disk image " + path + ": "
                         + e.getMessage(), e));
             } finally {
-                holesLock.writeLock().unlock();
+                fdLock.writeLock().unlock();
             }
         }
         if (failure != null) {
@@ -352,9 +444,9 @@ public final class RawDiskImage implements DiskImage {
         return first;
     }
 
-    private static Fd openForHoles(Path path) {
+    private static Fd openFd(Path path, boolean readOnly) {
         try {
-            return Fd.openReadWrite(path);
+            return readOnly ? Fd.openReadOnly(path) : Fd.openReadWrite(path);
         } catch (NotFoundException e) {
             throw new NotFoundException("disk image " + path + " does not exist", e);
         } catch (NativeException e) {

@@ -3,9 +3,12 @@ package io.boxlite.sys;
 import io.boxlite.ErrorCode;
 import io.boxlite.NotFoundException;
 import io.boxlite.sys.gen.BoxliteSys;
+import io.boxlite.sys.gen.iovec;
 
 import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -36,9 +39,18 @@ public final class Fd implements AutoCloseable {
      * @throws NativeException ({@link ErrorCode#STORAGE}) if it cannot be opened
      */
     public static Fd openReadWrite(Path path) {
+        return openFile(path, BoxliteSys.O_RDWR());
+    }
+
+    /** Like {@link #openReadWrite}, for reading only. */
+    public static Fd openReadOnly(Path path) {
+        return openFile(path, BoxliteSys.O_RDONLY());
+    }
+
+    private static Fd openFile(Path path, int access) {
         int r;
         try (Arena arena = Arena.ofConfined()) {
-            r = Libc.open(arena.allocateFrom(path.toString()), BoxliteSys.O_RDWR() | BoxliteSys.O_CLOEXEC(), 0);
+            r = Libc.open(arena.allocateFrom(path.toString()), access | BoxliteSys.O_CLOEXEC(), 0);
         }
         if (r < 0) {
             int errno = Libc.errno();
@@ -77,6 +89,52 @@ public final class Fd implements AutoCloseable {
             return false;
         }
         throw new NativeException(ErrorCode.STORAGE, "fallocate(PUNCH_HOLE, " + offset + ", " + length + ")", errno, null);
+    }
+
+    /** Most buffers one {@code preadv}/{@code pwritev} takes (Linux's IOV_MAX). */
+    public static final int IOV_MAX = 1024;
+
+    /**
+     * Reads into {@code buffers} in order from {@code offset} with one {@code preadv(2)} and
+     * returns the bytes read: fewer than asked at the end of the file (0 there), or when a
+     * signal cut the call short. A call that blocks in the kernel for as long as the disk takes:
+     * platform threads only (docs/threading.md).
+     *
+     * @throws IllegalArgumentException if there are more than {@link #IOV_MAX} buffers
+     * @throws NativeException ({@link ErrorCode#STORAGE}) on an I/O error
+     */
+    public long readAt(List<MemorySegment> buffers, long offset) {
+        return vectored(buffers, offset, false);
+    }
+
+    /** Like {@link #readAt}, writing {@code buffers} with one {@code pwritev(2)}; may write fewer bytes than given. */
+    public long writeAt(List<MemorySegment> buffers, long offset) {
+        return vectored(buffers, offset, true);
+    }
+
+    private long vectored(List<MemorySegment> buffers, long offset, boolean write) {
+        if (buffers.isEmpty() || buffers.size() > IOV_MAX || offset < 0) {
+            throw new IllegalArgumentException(buffers.size() + " buffers at offset " + offset
+                    + ": need 1.." + IOV_MAX + " buffers at a non-negative offset");
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment iov = iovec.allocateArray(buffers.size(), arena);
+            for (int i = 0; i < buffers.size(); i++) {
+                MemorySegment one = iovec.asSlice(iov, i);
+                iovec.iov_base(one, buffers.get(i));
+                iovec.iov_len(one, buffers.get(i).byteSize());
+            }
+            long n;
+            do {
+                n = write ? Libc.pwritev(value(), iov, buffers.size(), offset)
+                        : Libc.preadv(value(), iov, buffers.size(), offset);
+            } while (n < 0 && Libc.errno() == BoxliteSys.EINTR()); // nothing moved yet: retry
+            if (n < 0) {
+                throw new NativeException(ErrorCode.STORAGE, (write ? "pwritev" : "preadv") + "(" + buffers.size()
+                        + " buffers, offset " + offset + ")", Libc.errno(), null);
+            }
+            return n;
+        }
     }
 
     /** The descriptor number; throws if closed, so a stale number is never reused by mistake. */

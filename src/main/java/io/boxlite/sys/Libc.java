@@ -74,6 +74,12 @@ public final class Libc {
     private static final class Fallocate {
         static final MethodHandle H = capturing(BoxliteSys.fallocate$address(), BoxliteSys.fallocate$descriptor());
     }
+    private static final class Preadv {
+        static final MethodHandle H = capturing(BoxliteSys.preadv$address(), BoxliteSys.preadv$descriptor());
+    }
+    private static final class Pwritev {
+        static final MethodHandle H = capturing(BoxliteSys.pwritev$address(), BoxliteSys.pwritev$descriptor());
+    }
     private static final class Ftruncate {
         static final MethodHandle H = capturing(BoxliteSys.ftruncate$address(), BoxliteSys.ftruncate$descriptor());
     }
@@ -254,6 +260,22 @@ public final class Libc {
     public static int fallocate(int fd, int mode, long offset, long length) {
         try {
             return (int) Fallocate.H.invokeExact(CAPTURE.get(), fd, mode, offset, length);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    public static long preadv(int fd, MemorySegment iov, int count, long offset) {
+        try {
+            return (long) Preadv.H.invokeExact(CAPTURE.get(), fd, iov, count, offset);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    public static long pwritev(int fd, MemorySegment iov, int count, long offset) {
+        try {
+            return (long) Pwritev.H.invokeExact(CAPTURE.get(), fd, iov, count, offset);
         } catch (Throwable t) {
             throw unexpected(t);
         }

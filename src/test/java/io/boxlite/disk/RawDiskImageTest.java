@@ -121,6 +121,81 @@ class RawDiskImageTest {
         }
     }
 
+    /** Direct buffers of the given sizes, like a guest's scatter list; a few start mid-buffer. */
+    private static ByteBuffer[] scatter(int... sizes) {
+        ByteBuffer[] out = new ByteBuffer[sizes.length];
+        for (int i = 0; i < sizes.length; i++) {
+            ByteBuffer b = ByteBuffer.allocateDirect(sizes[i] + 7);
+            b.position(7); // not at the start of their memory
+            out[i] = b;
+        }
+        return out;
+    }
+
+    private static byte[] drain(ByteBuffer[] buffers) {
+        List<Byte> all = new ArrayList<>();
+        for (ByteBuffer b : buffers) {
+            b.flip().position(7);
+            while (b.hasRemaining()) {
+                all.add(b.get());
+            }
+        }
+        byte[] out = new byte[all.size()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = all.get(i);
+        }
+        return out;
+    }
+
+    @Test
+    void scatteredWritesAndReadsMoveTheSameBytesOnPlatformAndVirtualThreads() throws Exception {
+        byte[] data = new byte[4096 * 3 + 512 + 1000];
+        new Random(9).nextBytes(data);
+        int[] sizes = {4096, 512, 4096, 1000, 4096}; // all of data, unevenly cut
+        try (RawDiskImage disk = RawDiskImage.create(dir.resolve("v.raw"), 1 << 20)) {
+            ByteBuffer[] out = scatter(sizes);
+            int at = 0;
+            for (ByteBuffer b : out) {
+                b.put(data, at, b.remaining());
+                at += b.capacity() - 7;
+                b.flip().position(7);
+            }
+            disk.writev(8192, out); // on this platform thread: one pwritev
+            for (ByteBuffer b : out) {
+                assertFalse(b.hasRemaining(), "every buffer was consumed");
+            }
+
+            ByteBuffer plain = ByteBuffer.allocate(data.length);
+            disk.read(8192, plain);
+            assertArrayEquals(data, plain.array(), "what the vectored write put on disk");
+
+            ByteBuffer[] in = scatter(sizes);
+            disk.readv(8192, in);
+            assertArrayEquals(data, drain(in), "the vectored read");
+
+            ByteBuffer[] fromVirtual = scatter(sizes);
+            Thread.ofVirtual().start(() -> disk.readv(8192, fromVirtual)).join(); // buffer by buffer
+            assertArrayEquals(data, drain(fromVirtual), "the same read from a virtual thread");
+        }
+    }
+
+    @Test
+    void aScatteredRequestPastTheEndFailsWholeAndWritesNothing() throws Exception {
+        try (RawDiskImage disk = RawDiskImage.create(dir.resolve("e.raw"), 8192)) {
+            ByteBuffer[] out = scatter(4096, 4096);
+            for (ByteBuffer b : out) {
+                while (b.hasRemaining()) {
+                    b.put((byte) 1);
+                }
+                b.flip().position(7);
+            }
+            assertThrows(IllegalArgumentException.class, () -> disk.writev(4096, out));
+            ByteBuffer all = ByteBuffer.allocate(8192);
+            disk.read(0, all);
+            assertArrayEquals(new byte[8192], all.array(), "nothing was written");
+        }
+    }
+
     @Test
     void rejectsRangesOutsideTheDiskWithoutTouchingIt() {
         try (RawDiskImage disk = RawDiskImage.create(dir.resolve("d"), 1 << 20)) {

@@ -305,24 +305,14 @@ public final class BlockDevice implements VirtioDevice {
             try {
                 switch (v.request()) {
                     case BlockRequest.Read r -> {
-                        long pos = r.sector() * BlockRequest.SECTOR;
-                        for (ByteBuffer b : r.data().byteBuffers(0, r.data().length())) {
-                            int n = b.remaining();
-                            disk.read(pos, b);
-                            pos += n;
-                        }
+                        disk.readv(r.sector() * BlockRequest.SECTOR, r.data().byteBuffers(0, r.data().length()));
                         dataIn = Math.toIntExact(r.data().length());
                         metrics.reads.increment();
                         metrics.dataBuffers.add(r.data().descriptors().size());
                         metrics.bytesRead.add(dataIn);
                     }
                     case BlockRequest.Write w -> {
-                        long pos = w.sector() * BlockRequest.SECTOR;
-                        for (ByteBuffer b : w.data().byteBuffers(0, w.data().length())) {
-                            int n = b.remaining();
-                            disk.write(pos, b);
-                            pos += n;
-                        }
+                        disk.writev(w.sector() * BlockRequest.SECTOR, w.data().byteBuffers(0, w.data().length()));
                         metrics.writes.increment();
                         metrics.dataBuffers.add(w.data().descriptors().size());
                         metrics.bytesWritten.add(w.data().length());
