@@ -2,7 +2,11 @@ package io.boxlite.disk.qcow2;
 
 import io.boxlite.InvalidStateException;
 import io.boxlite.StorageException;
+import io.boxlite.sys.Fd;
+import io.boxlite.sys.NativeException;
+
 import java.io.IOException;
+import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.FileChannel;
@@ -10,6 +14,8 @@ import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -31,15 +37,19 @@ final class ImageFile implements AutoCloseable {
 
     private final Path path;
     private final boolean writable;
+    // Read-only twin of the channel for preadv. Opened once and closed only with the file: closing
+    // any descriptor of a file drops this process's POSIX lock on it (the writer's lock below).
+    private final Fd vectoredReads;
     private final Object reopenLock = new Object();
     private volatile FileChannel channel;
     private volatile boolean closed;
     private FileLock lock;
 
-    private ImageFile(Path path, boolean writable, FileChannel channel) {
+    private ImageFile(Path path, boolean writable, FileChannel channel, Fd vectoredReads) {
         this.path = path;
         this.writable = writable;
         this.channel = channel;
+        this.vectoredReads = vectoredReads;
     }
 
     /**
@@ -48,8 +58,23 @@ final class ImageFile implements AutoCloseable {
      */
     static ImageFile open(Path path, boolean writable) {
         Objects.requireNonNull(path, "path");
-        FileChannel ch = openChannel(path, writable);
-        ImageFile file = new ImageFile(path, writable, ch);
+        Fd reads;
+        try {
+            reads = Fd.openReadOnly(path);
+        } catch (io.boxlite.NotFoundException e) {
+            throw new io.boxlite.NotFoundException("Disk image " + path + " does not exist", e);
+        } catch (NativeException e) {
+            throw new StorageException("Cannot open disk image " + path + ": " + e.getMessage(), e);
+        }
+        FileChannel ch;
+        try {
+            // the channel reopens the very file the descriptor holds: both see one inode
+            ch = openChannel(Path.of("/proc/self/fd/" + reads.value()), writable);
+        } catch (RuntimeException e) {
+            reads.close();
+            throw e;
+        }
+        ImageFile file = new ImageFile(path, writable, ch, reads);
         if (writable) {
             try {
                 file.lock = ch.tryLock();
@@ -157,6 +182,63 @@ final class ImageFile implements AutoCloseable {
         }
     }
 
+    /**
+     * Like {@link #readOrZero} for several buffers filled in order from {@code position}: one
+     * {@code preadv} per call on a platform thread with direct buffers (a virtual thread must not
+     * block in a foreign call, docs/threading.md), else buffer by buffer through the channel.
+     */
+    void readvOrZero(long position, List<ByteBuffer> dsts) {
+        boolean vectored = !Thread.currentThread().isVirtual() && dsts.size() <= Fd.IOV_MAX
+                && dsts.stream().allMatch(ByteBuffer::isDirect);
+        if (!vectored) {
+            long pos = position;
+            for (ByteBuffer b : dsts) {
+                int n = b.remaining();
+                readOrZero(pos, b);
+                pos += n;
+            }
+            return;
+        }
+        channel(); // fails once closed
+        long pos = position;
+        int first = 0;
+        try {
+            while (true) {
+                while (first < dsts.size() && !dsts.get(first).hasRemaining()) {
+                    first++;
+                }
+                if (first == dsts.size()) {
+                    return;
+                }
+                List<MemorySegment> batch = new ArrayList<>(dsts.size() - first);
+                for (int i = first; i < dsts.size(); i++) {
+                    batch.add(MemorySegment.ofBuffer(dsts.get(i)));
+                }
+                long n = vectoredReads.readAt(batch, pos);
+                if (n == 0) { // past the end of the file: zeros, as QEMU's file layer reads them
+                    for (int i = first; i < dsts.size(); i++) {
+                        zeroRest(dsts.get(i));
+                    }
+                    return;
+                }
+                pos += n;
+                for (int i = first; n > 0; i++) {
+                    int step = (int) Math.min(n, dsts.get(i).remaining());
+                    dsts.get(i).position(dsts.get(i).position() + step);
+                    n -= step;
+                }
+            }
+        } catch (NativeException e) {
+            throw new StorageException("Read of " + path + " at offset " + pos + " failed: " + e.getMessage(), e);
+        }
+    }
+
+    private static void zeroRest(ByteBuffer dst) {
+        while (dst.hasRemaining()) {
+            dst.put((byte) 0);
+        }
+    }
+
     void writeFully(long position, ByteBuffer src) {
         WriteTap t = tap;
         if (t != null) {
@@ -246,6 +328,8 @@ final class ImageFile implements AutoCloseable {
                 channel.close(); // also releases the lock
             } catch (IOException e) {
                 throw new StorageException("Cannot close " + path, e);
+            } finally {
+                vectoredReads.close();
             }
         }
     }

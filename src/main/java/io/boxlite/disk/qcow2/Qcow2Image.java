@@ -5,6 +5,8 @@ import io.boxlite.NotFoundException;
 import io.boxlite.StorageException;
 import io.boxlite.UnsupportedException;
 import io.boxlite.disk.DiskImage;
+import io.boxlite.sys.Fd;
+
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -373,6 +375,65 @@ public final class Qcow2Image implements DiskImage, Backing {
         } finally {
             lock.readLock().unlock();
         }
+    }
+
+    /**
+     * Reads a guest's scatter list: buffers whose bytes lie in this file's data clusters, one
+     * after the other on the host, go out as one {@code preadv} (ImageFile); anything else (zero,
+     * unallocated, compressed clusters, or a run broken on the host) is read as by {@link #read}.
+     */
+    @Override
+    public void readv(long offset, ByteBuffer[] dsts) {
+        long total = 0;
+        for (ByteBuffer b : dsts) {
+            total += b.remaining();
+        }
+        checkRange(offset, total);
+        lock.readLock().lock();
+        try {
+            ensureOpen();
+            List<ByteBuffer> run = new ArrayList<>();
+            long runHost = -1;
+            long runEnd = -1;
+            long pos = offset;
+            for (ByteBuffer b : dsts) {
+                int n = b.remaining();
+                long host = n == 0 ? -1 : hostRun(pos, n);
+                if (host >= 0 && host == runEnd && run.size() < Fd.IOV_MAX) {
+                    run.add(b);
+                    runEnd += n;
+                } else {
+                    if (!run.isEmpty()) {
+                        file.readvOrZero(runHost, run);
+                        run.clear();
+                    }
+                    if (host >= 0) {
+                        run.add(b);
+                        runHost = host;
+                        runEnd = host + n;
+                    } else {
+                        readLocked(pos, b);
+                        runEnd = -1;
+                    }
+                }
+                pos += n;
+            }
+            if (!run.isEmpty()) {
+                file.readvOrZero(runHost, run);
+            }
+        } finally {
+            lock.readLock().unlock();
+        }
+    }
+
+    /** Where {@code [pos, pos + n)} lies in this file if all of it is data clusters contiguous on the host, else -1. */
+    private long hostRun(long pos, int n) {
+        if (!(lookup(pos) instanceof ClusterMapping.Data d)) {
+            return -1;
+        }
+        int inCluster = (int) (pos & (clusterSize - 1));
+        int first = (int) Math.min(n, clusterSize - inCluster);
+        return first == n || contiguousRun(pos, d.hostOffset(), first, n, false) == n ? d.hostOffset() + inCluster : -1;
     }
 
     @Override

@@ -4,7 +4,9 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import io.boxlite.disk.DiskImage;
 import java.nio.ByteBuffer;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Random;
 
 /** The expected content of a disk, kept in memory, and random operations applied to both. */
@@ -34,21 +36,51 @@ final class DiskModel {
     }
 
     /** Reads the whole disk in random chunk sizes and compares it with the model. */
+    /**
+     * Reads the whole disk in random pieces, each either one buffer ({@code read}) or a guest-like
+     * scatter list of small buffers, mostly direct ({@code readv}, vectored on this platform
+     * thread), and compares every byte with the model.
+     */
     void assertMatches(DiskImage disk, Random rnd) {
         long pos = 0;
         while (pos < bytes.length) {
             int n = (int) Math.min(bytes.length - pos, 1 + rnd.nextInt(300_000));
-            ByteBuffer buf = rnd.nextBoolean() ? ByteBuffer.allocate(n) : ByteBuffer.allocateDirect(n);
-            disk.read(pos, buf);
-            if (buf.hasRemaining()) {
-                fail("read did not fill the buffer at " + pos);
-            }
-            buf.flip();
-            byte[] got = new byte[n];
-            buf.get(got);
+            byte[] got = rnd.nextBoolean() ? readOne(disk, pos, n, rnd) : readScattered(disk, pos, n, rnd);
             assertRange(got, pos);
             pos += n;
         }
+    }
+
+    private static byte[] readOne(DiskImage disk, long pos, int n, Random rnd) {
+        ByteBuffer buf = rnd.nextBoolean() ? ByteBuffer.allocate(n) : ByteBuffer.allocateDirect(n);
+        disk.read(pos, buf);
+        if (buf.hasRemaining()) {
+            fail("read did not fill the buffer at " + pos);
+        }
+        byte[] got = new byte[n];
+        buf.flip().get(got);
+        return got;
+    }
+
+    private static byte[] readScattered(DiskImage disk, long pos, int n, Random rnd) {
+        List<ByteBuffer> parts = new ArrayList<>();
+        for (int left = n; left > 0; ) {
+            int size = Math.min(left, 1 + rnd.nextInt(9000));
+            parts.add(rnd.nextInt(8) == 0 ? ByteBuffer.allocate(size) : ByteBuffer.allocateDirect(size));
+            left -= size;
+        }
+        disk.readv(pos, parts.toArray(ByteBuffer[]::new));
+        byte[] got = new byte[n];
+        int at = 0;
+        for (ByteBuffer b : parts) {
+            if (b.hasRemaining()) {
+                fail("readv did not fill every buffer of the request at " + pos);
+            }
+            int size = b.capacity();
+            b.flip().get(got, at, size);
+            at += size;
+        }
+        return got;
     }
 
     void assertEqualsBytes(byte[] actual) {
