@@ -37,19 +37,19 @@ final class ImageFile implements AutoCloseable {
 
     private final Path path;
     private final boolean writable;
-    // Read-only twin of the channel for preadv. Opened once and closed only with the file: closing
-    // any descriptor of a file drops this process's POSIX lock on it (the writer's lock below).
-    private final Fd vectoredReads;
+    // Twin of the channel for preadv/pwritev, with the same access. Opened once and closed only
+    // with the file: closing any descriptor of a file drops this process's POSIX lock on it.
+    private final Fd vectored;
     private final Object reopenLock = new Object();
     private volatile FileChannel channel;
     private volatile boolean closed;
     private FileLock lock;
 
-    private ImageFile(Path path, boolean writable, FileChannel channel, Fd vectoredReads) {
+    private ImageFile(Path path, boolean writable, FileChannel channel, Fd vectored) {
         this.path = path;
         this.writable = writable;
         this.channel = channel;
-        this.vectoredReads = vectoredReads;
+        this.vectored = vectored;
     }
 
     /**
@@ -60,7 +60,7 @@ final class ImageFile implements AutoCloseable {
         Objects.requireNonNull(path, "path");
         Fd reads;
         try {
-            reads = Fd.openReadOnly(path);
+            reads = writable ? Fd.openReadWrite(path) : Fd.openReadOnly(path);
         } catch (io.boxlite.NotFoundException e) {
             throw new io.boxlite.NotFoundException("Disk image " + path + " does not exist", e);
         } catch (NativeException e) {
@@ -188,9 +188,7 @@ final class ImageFile implements AutoCloseable {
      * block in a foreign call, docs/threading.md), else buffer by buffer through the channel.
      */
     void readvOrZero(long position, List<ByteBuffer> dsts) {
-        boolean vectored = !Thread.currentThread().isVirtual() && dsts.size() <= Fd.IOV_MAX
-                && dsts.stream().allMatch(ByteBuffer::isDirect);
-        if (!vectored) {
+        if (!vectorable(dsts)) {
             long pos = position;
             for (ByteBuffer b : dsts) {
                 int n = b.remaining();
@@ -214,7 +212,7 @@ final class ImageFile implements AutoCloseable {
                 for (int i = first; i < dsts.size(); i++) {
                     batch.add(MemorySegment.ofBuffer(dsts.get(i)));
                 }
-                long n = vectoredReads.readAt(batch, pos);
+                long n = vectored.readAt(batch, pos);
                 if (n == 0) { // past the end of the file: zeros, as QEMU's file layer reads them
                     for (int i = first; i < dsts.size(); i++) {
                         zeroRest(dsts.get(i));
@@ -231,6 +229,63 @@ final class ImageFile implements AutoCloseable {
         } catch (NativeException e) {
             throw new StorageException("Read of " + path + " at offset " + pos + " failed: " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * Like {@link #writeFully} for several buffers written in order at {@code position}: one
+     * {@code pwritev} per call where {@link #readvOrZero} would use one {@code preadv}. The write
+     * tap sees each buffer as its own write, in order.
+     */
+    void writevFully(long position, List<ByteBuffer> srcs) {
+        if (!vectorable(srcs)) {
+            long pos = position;
+            for (ByteBuffer b : srcs) {
+                int n = b.remaining();
+                writeFully(pos, b);
+                pos += n;
+            }
+            return;
+        }
+        channel(); // fails once closed
+        WriteTap t = tap;
+        if (t != null) {
+            long at = position;
+            for (ByteBuffer b : srcs) {
+                t.write(path, at, b.duplicate());
+                at += b.remaining();
+            }
+        }
+        long pos = position;
+        int first = 0;
+        try {
+            while (true) {
+                while (first < srcs.size() && !srcs.get(first).hasRemaining()) {
+                    first++;
+                }
+                if (first == srcs.size()) {
+                    return;
+                }
+                List<MemorySegment> batch = new ArrayList<>(srcs.size() - first);
+                for (int i = first; i < srcs.size(); i++) {
+                    batch.add(MemorySegment.ofBuffer(srcs.get(i)));
+                }
+                long n = vectored.writeAt(batch, pos);
+                pos += n;
+                for (int i = first; n > 0; i++) { // a short write: resume where it stopped
+                    int step = (int) Math.min(n, srcs.get(i).remaining());
+                    srcs.get(i).position(srcs.get(i).position() + step);
+                    n -= step;
+                }
+            }
+        } catch (NativeException e) {
+            throw new StorageException("Write to " + path + " at offset " + pos + " failed: " + e.getMessage(), e);
+        }
+    }
+
+    /** Whether one vectored call may serve these buffers: direct, few enough, and not on a virtual thread. */
+    private static boolean vectorable(List<ByteBuffer> buffers) {
+        return !Thread.currentThread().isVirtual() && buffers.size() <= Fd.IOV_MAX
+                && buffers.stream().allMatch(ByteBuffer::isDirect);
     }
 
     private static void zeroRest(ByteBuffer dst) {
@@ -329,7 +384,7 @@ final class ImageFile implements AutoCloseable {
             } catch (IOException e) {
                 throw new StorageException("Cannot close " + path, e);
             } finally {
-                vectoredReads.close();
+                vectored.close();
             }
         }
     }

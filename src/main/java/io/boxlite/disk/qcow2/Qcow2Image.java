@@ -426,6 +426,73 @@ public final class Qcow2Image implements DiskImage, Backing {
         }
     }
 
+    /**
+     * Writes a guest's scatter list: the leading buffers that fall in clusters this image owns
+     * (allocated, not shared) go out in place, grouped by host contiguity into one {@code pwritev}
+     * each; from the first buffer that needs an allocation or a copy-on-write on, the rest goes
+     * through {@link #write} one by one.
+     */
+    @Override
+    public void writev(long offset, ByteBuffer[] srcs) {
+        long total = 0;
+        for (ByteBuffer b : srcs) {
+            total += b.remaining();
+        }
+        checkRange(offset, total);
+        checkWritable();
+        long pos = offset;
+        int next = 0;
+        lock.readLock().lock();
+        try {
+            ensureOpen();
+            List<ByteBuffer> run = new ArrayList<>();
+            long runHost = -1;
+            long runEnd = -1;
+            for (; next < srcs.length; next++) {
+                int n = srcs[next].remaining();
+                if (n == 0) {
+                    continue;
+                }
+                long host = inPlaceRun(pos, n);
+                if (host < 0) {
+                    break;
+                }
+                if (host != runEnd || run.size() == Fd.IOV_MAX) {
+                    if (!run.isEmpty()) {
+                        file.writevFully(runHost, run);
+                        run.clear();
+                    }
+                    runHost = host;
+                    runEnd = host;
+                }
+                run.add(srcs[next]);
+                runEnd += n;
+                pos += n;
+            }
+            if (!run.isEmpty()) {
+                file.writevFully(runHost, run);
+            }
+        } finally {
+            lock.readLock().unlock();
+        }
+        for (; next < srcs.length; next++) {
+            int n = srcs[next].remaining();
+            write(pos, srcs[next]);
+            pos += n;
+        }
+    }
+
+    /** Where {@code [pos, pos + n)} lies in this file if all of it is in-place data clusters contiguous on the host, else -1. */
+    private long inPlaceRun(long pos, int n) {
+        if (!(lookup(pos) instanceof ClusterMapping.Data d) || !d.copied()) {
+            return -1;
+        }
+        guardData(pos, d.hostOffset());
+        int inCluster = (int) (pos & (clusterSize - 1));
+        int first = (int) Math.min(n, clusterSize - inCluster);
+        return first == n || contiguousRun(pos, d.hostOffset(), first, n, true) == n ? d.hostOffset() + inCluster : -1;
+    }
+
     /** Where {@code [pos, pos + n)} lies in this file if all of it is data clusters contiguous on the host, else -1. */
     private long hostRun(long pos, int n) {
         if (!(lookup(pos) instanceof ClusterMapping.Data d)) {

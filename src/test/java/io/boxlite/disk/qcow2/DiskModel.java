@@ -51,6 +51,25 @@ final class DiskModel {
         }
     }
 
+    /** Writes {@code data} at {@code pos} through {@code writev} as a guest-like scatter list, and into the model. */
+    void writeScattered(DiskImage disk, long pos, byte[] data, Random rnd) {
+        List<ByteBuffer> parts = new ArrayList<>();
+        for (int at = 0; at < data.length; ) {
+            int size = Math.min(data.length - at, 1 + rnd.nextInt(9000));
+            ByteBuffer b = rnd.nextInt(8) == 0 ? ByteBuffer.allocate(size) : ByteBuffer.allocateDirect(size);
+            b.put(data, at, size).flip();
+            parts.add(b);
+            at += size;
+        }
+        disk.writev(pos, parts.toArray(ByteBuffer[]::new));
+        for (ByteBuffer b : parts) {
+            if (b.hasRemaining()) {
+                fail("writev left bytes of the request at " + pos + " unwritten");
+            }
+        }
+        write(pos, data);
+    }
+
     private static byte[] readOne(DiskImage disk, long pos, int n, Random rnd) {
         ByteBuffer buf = rnd.nextBoolean() ? ByteBuffer.allocate(n) : ByteBuffer.allocateDirect(n);
         disk.read(pos, buf);

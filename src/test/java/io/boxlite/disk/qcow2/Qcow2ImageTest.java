@@ -185,6 +185,32 @@ class Qcow2ImageTest {
     }
 
     @Test
+    void scatteredWritesLandInPlaceOrAllocateAndReadBackOverABackingFile() throws Exception {
+        Random rnd = new Random(11);
+        byte[] base = DiskModel.randomBytes(rnd, 2 * MIB);
+        Files.write(dir.resolve("base.raw"), base);
+        Path overlay = dir.resolve("disk.qcow2");
+        Qcow2Image.createOverlay(overlay, "base.raw", BackingFormat.RAW, 8 * MIB);
+        DiskModel model = new DiskModel(8 * MIB);
+        model.write(0, base);
+        try (Qcow2Image img = Qcow2Image.open(overlay)) {
+            for (int i = 0; i < 200; i++) {
+                // whole new regions (allocating, copy-on-write over the backing) and rewrites of
+                // regions written before (in place, one pwritev per host-contiguous run)
+                long pos = i < 40 ? rnd.nextInt(8 * MIB - 300_000) : (rnd.nextInt(40) * 150_000L);
+                byte[] data = DiskModel.randomBytes(rnd, 1 + rnd.nextInt(300_000));
+                model.writeScattered(img, pos, data, rnd);
+            }
+            model.assertMatches(img, rnd);
+            img.flush();
+        }
+        try (Qcow2Image img = Qcow2Image.openReadOnly(overlay)) {
+            model.assertMatches(img, rnd);
+        }
+        assertArrayEquals(base, Files.readAllBytes(dir.resolve("base.raw")), "the backing file is never written");
+    }
+
+    @Test
     void discardedClustersAreReusedAfterAFlush() throws Exception {
         Path p = dir.resolve("d.qcow2");
         Qcow2Image.create(p, 64 * MIB, 65536);
