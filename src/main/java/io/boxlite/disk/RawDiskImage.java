@@ -9,7 +9,6 @@ import io.boxlite.sys.Fd;
 import io.boxlite.sys.NativeException;
 
 import java.io.IOException;
-import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.channels.ClosedByInterruptException;
 import java.nio.channels.FileChannel;
@@ -18,7 +17,6 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -210,7 +208,7 @@ public final class RawDiskImage implements DiskImage {
      */
     @Override
     public void readv(long offset, ByteBuffer[] dsts) {
-        if (!vectorable(dsts)) {
+        if (!Fd.canTransfer(List.of(dsts))) {
             DiskImage.super.readv(offset, dsts);
             return;
         }
@@ -222,24 +220,12 @@ public final class RawDiskImage implements DiskImage {
     @Override
     public void writev(long offset, ByteBuffer[] srcs) {
         requireWritable("write");
-        if (!vectorable(srcs)) {
+        if (!Fd.canTransfer(List.of(srcs))) {
             DiskImage.super.writev(offset, srcs);
             return;
         }
         checkRange(offset, remaining(srcs));
         vectored(offset, srcs, true);
-    }
-
-    private static boolean vectorable(ByteBuffer[] buffers) {
-        if (Thread.currentThread().isVirtual()) {
-            return false;
-        }
-        for (ByteBuffer b : buffers) {
-            if (!b.isDirect()) {
-                return false;
-            }
-        }
-        return true;
     }
 
     private static long remaining(ByteBuffer[] buffers) {
@@ -251,38 +237,17 @@ public final class RawDiskImage implements DiskImage {
     }
 
     private void vectored(long offset, ByteBuffer[] buffers, boolean write) {
-        long pos = offset;
-        int first = 0;
         fdLock.readLock().lock();
         try {
             if (closed.get()) {
                 throw new StorageException("disk image " + path + " is closed; cannot " + (write ? "write" : "read")
                         + " at offset " + offset);
             }
-            while (true) {
-                while (first < buffers.length && !buffers[first].hasRemaining()) {
-                    first++;
-                }
-                if (first == buffers.length) {
-                    return;
-                }
-                List<MemorySegment> batch = new ArrayList<>(Math.min(Fd.IOV_MAX, buffers.length - first));
-                for (int i = first; i < buffers.length && batch.size() < Fd.IOV_MAX; i++) {
-                    if (buffers[i].hasRemaining()) {
-                        batch.add(MemorySegment.ofBuffer(buffers[i]));
-                    }
-                }
-                long n = write ? fd.writeAt(batch, pos) : fd.readAt(batch, pos);
-                if (n == 0) {
-                    throw new StorageException("disk image " + path + " is shorter than its size " + size
-                            + " (truncated while in use?)");
-                }
-                pos += n;
-                for (int i = first; n > 0; i++) { // a short transfer: resume where it stopped
-                    int step = (int) Math.min(n, buffers[i].remaining());
-                    buffers[i].position(buffers[i].position() + step);
-                    n -= step;
-                }
+            if (write) {
+                fd.writeFully(List.of(buffers), offset);
+            } else if (!fd.readFully(List.of(buffers), offset)) {
+                throw new StorageException("disk image " + path + " is shorter than its size " + size
+                        + " (truncated while in use?)");
             }
         } catch (NativeException e) {
             throw new StorageException("disk image " + path + ": " + (write ? "write" : "read") + " at offset "

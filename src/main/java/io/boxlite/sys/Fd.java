@@ -7,7 +7,9 @@ import io.boxlite.sys.gen.iovec;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -110,6 +112,61 @@ public final class Fd implements AutoCloseable {
     /** Like {@link #readAt}, writing {@code buffers} with one {@code pwritev(2)}; may write fewer bytes than given. */
     public long writeAt(List<MemorySegment> buffers, long offset) {
         return vectored(buffers, offset, true);
+    }
+
+    /**
+     * Whether {@link #readFully}/{@link #writeFully} may serve these buffers from this thread:
+     * they are direct, and it is a platform thread (a virtual one must not block in a foreign call).
+     */
+    public static boolean canTransfer(List<ByteBuffer> buffers) {
+        return !Thread.currentThread().isVirtual() && buffers.stream().allMatch(ByteBuffer::isDirect);
+    }
+
+    /**
+     * Fills {@code buffers} (direct ones) in order from {@code offset}, {@link #IOV_MAX} per
+     * {@code preadv}, advancing their positions; returns false, leaving the rest unfilled, if the
+     * file ends first. Platform threads only, as {@link #readAt}.
+     */
+    public boolean readFully(List<ByteBuffer> buffers, long offset) {
+        return transferFully(buffers, offset, false);
+    }
+
+    /** Writes {@code buffers} (direct ones) in order at {@code offset}, as {@link #readFully} reads. */
+    public void writeFully(List<ByteBuffer> buffers, long offset) {
+        if (!transferFully(buffers, offset, true)) { // the kernel reports failures as errors, never as 0
+            throw new NativeException(ErrorCode.STORAGE, "pwritev at offset " + offset + " wrote nothing",
+                    BoxliteSys.EIO(), null);
+        }
+    }
+
+    private boolean transferFully(List<ByteBuffer> buffers, long offset, boolean write) {
+        long pos = offset;
+        int first = 0;
+        while (true) {
+            while (first < buffers.size() && !buffers.get(first).hasRemaining()) {
+                first++;
+            }
+            if (first == buffers.size()) {
+                return true;
+            }
+            List<MemorySegment> batch = new ArrayList<>(Math.min(IOV_MAX, buffers.size() - first));
+            for (int i = first; i < buffers.size() && batch.size() < IOV_MAX; i++) {
+                if (buffers.get(i).hasRemaining()) {
+                    batch.add(MemorySegment.ofBuffer(buffers.get(i)));
+                }
+            }
+            long n = write ? writeAt(batch, pos) : readAt(batch, pos);
+            if (n == 0) {
+                return false; // end of file on a read
+            }
+            pos += n;
+            for (int i = first; n > 0; i++) { // a short transfer: resume where it stopped
+                ByteBuffer b = buffers.get(i);
+                int step = (int) Math.min(n, b.remaining());
+                b.position(b.position() + step);
+                n -= step;
+            }
+        }
     }
 
     private long vectored(List<MemorySegment> buffers, long offset, boolean write) {

@@ -6,7 +6,6 @@ import io.boxlite.sys.Fd;
 import io.boxlite.sys.NativeException;
 
 import java.io.IOException;
-import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.FileChannel;
@@ -14,7 +13,6 @@ import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 
@@ -119,32 +117,7 @@ final class ImageFile implements AutoCloseable {
 
     /** Reads exactly {@code dst.remaining()} bytes at {@code position}; bytes past EOF are an error. */
     void readFully(long position, ByteBuffer dst) {
-        long pos = position;
-        boolean interrupted = false;
-        try {
-            while (dst.hasRemaining()) {
-                FileChannel ch = channel();
-                int n;
-                try {
-                    n = ch.read(dst, pos);
-                } catch (ClosedChannelException e) {
-                    interrupted |= Thread.interrupted();
-                    reopenAfter(ch, e);
-                    continue;
-                }
-                if (n < 0) {
-                    throw new StorageException("Unexpected end of file in " + path + " at offset "
-                            + pos + " (image truncated?)");
-                }
-                pos += n;
-            }
-        } catch (IOException e) {
-            throw new StorageException("Read of " + path + " at offset " + pos + " failed", e);
-        } finally {
-            if (interrupted) {
-                Thread.currentThread().interrupt();
-            }
-        }
+        read(position, dst, false);
     }
 
     /**
@@ -152,6 +125,10 @@ final class ImageFile implements AutoCloseable {
      * as QEMU's file layer does.
      */
     void readOrZero(long position, ByteBuffer dst) {
+        read(position, dst, true);
+    }
+
+    private void read(long position, ByteBuffer dst, boolean zeroPastEnd) {
         long pos = position;
         boolean interrupted = false;
         try {
@@ -166,9 +143,11 @@ final class ImageFile implements AutoCloseable {
                     continue;
                 }
                 if (n < 0) {
-                    while (dst.hasRemaining()) {
-                        dst.put((byte) 0);
+                    if (!zeroPastEnd) {
+                        throw new StorageException("Unexpected end of file in " + path + " at offset "
+                                + pos + " (image truncated?)");
                     }
+                    zeroRest(dst);
                     return;
                 }
                 pos += n;
@@ -188,7 +167,7 @@ final class ImageFile implements AutoCloseable {
      * block in a foreign call, docs/threading.md), else buffer by buffer through the channel.
      */
     void readvOrZero(long position, List<ByteBuffer> dsts) {
-        if (!vectorable(dsts)) {
+        if (!Fd.canTransfer(dsts)) {
             long pos = position;
             for (ByteBuffer b : dsts) {
                 int n = b.remaining();
@@ -198,36 +177,12 @@ final class ImageFile implements AutoCloseable {
             return;
         }
         channel(); // fails once closed
-        long pos = position;
-        int first = 0;
         try {
-            while (true) {
-                while (first < dsts.size() && !dsts.get(first).hasRemaining()) {
-                    first++;
-                }
-                if (first == dsts.size()) {
-                    return;
-                }
-                List<MemorySegment> batch = new ArrayList<>(dsts.size() - first);
-                for (int i = first; i < dsts.size(); i++) {
-                    batch.add(MemorySegment.ofBuffer(dsts.get(i)));
-                }
-                long n = vectored.readAt(batch, pos);
-                if (n == 0) { // past the end of the file: zeros, as QEMU's file layer reads them
-                    for (int i = first; i < dsts.size(); i++) {
-                        zeroRest(dsts.get(i));
-                    }
-                    return;
-                }
-                pos += n;
-                for (int i = first; n > 0; i++) {
-                    int step = (int) Math.min(n, dsts.get(i).remaining());
-                    dsts.get(i).position(dsts.get(i).position() + step);
-                    n -= step;
-                }
+            if (!vectored.readFully(dsts, position)) { // past the end of the file: zeros, as QEMU reads them
+                dsts.forEach(ImageFile::zeroRest);
             }
         } catch (NativeException e) {
-            throw new StorageException("Read of " + path + " at offset " + pos + " failed: " + e.getMessage(), e);
+            throw new StorageException("Read of " + path + " at offset " + position + " failed: " + e.getMessage(), e);
         }
     }
 
@@ -237,7 +192,7 @@ final class ImageFile implements AutoCloseable {
      * tap sees each buffer as its own write, in order.
      */
     void writevFully(long position, List<ByteBuffer> srcs) {
-        if (!vectorable(srcs)) {
+        if (!Fd.canTransfer(srcs)) {
             long pos = position;
             for (ByteBuffer b : srcs) {
                 int n = b.remaining();
@@ -255,37 +210,11 @@ final class ImageFile implements AutoCloseable {
                 at += b.remaining();
             }
         }
-        long pos = position;
-        int first = 0;
         try {
-            while (true) {
-                while (first < srcs.size() && !srcs.get(first).hasRemaining()) {
-                    first++;
-                }
-                if (first == srcs.size()) {
-                    return;
-                }
-                List<MemorySegment> batch = new ArrayList<>(srcs.size() - first);
-                for (int i = first; i < srcs.size(); i++) {
-                    batch.add(MemorySegment.ofBuffer(srcs.get(i)));
-                }
-                long n = vectored.writeAt(batch, pos);
-                pos += n;
-                for (int i = first; n > 0; i++) { // a short write: resume where it stopped
-                    int step = (int) Math.min(n, srcs.get(i).remaining());
-                    srcs.get(i).position(srcs.get(i).position() + step);
-                    n -= step;
-                }
-            }
+            vectored.writeFully(srcs, position);
         } catch (NativeException e) {
-            throw new StorageException("Write to " + path + " at offset " + pos + " failed: " + e.getMessage(), e);
+            throw new StorageException("Write to " + path + " at offset " + position + " failed: " + e.getMessage(), e);
         }
-    }
-
-    /** Whether one vectored call may serve these buffers: direct, few enough, and not on a virtual thread. */
-    private static boolean vectorable(List<ByteBuffer> buffers) {
-        return !Thread.currentThread().isVirtual() && buffers.size() <= Fd.IOV_MAX
-                && buffers.stream().allMatch(ByteBuffer::isDirect);
     }
 
     private static void zeroRest(ByteBuffer dst) {

@@ -5,7 +5,6 @@ import io.boxlite.NotFoundException;
 import io.boxlite.StorageException;
 import io.boxlite.UnsupportedException;
 import io.boxlite.disk.DiskImage;
-import io.boxlite.sys.Fd;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -399,7 +398,7 @@ public final class Qcow2Image implements DiskImage, Backing {
             for (ByteBuffer b : dsts) {
                 int n = b.remaining();
                 long host = n == 0 ? -1 : hostRun(pos, n);
-                if (host >= 0 && host == runEnd && run.size() < Fd.IOV_MAX) {
+                if (host >= 0 && host == runEnd) {
                     run.add(b);
                     runEnd += n;
                 } else {
@@ -457,7 +456,7 @@ public final class Qcow2Image implements DiskImage, Backing {
                 if (host < 0) {
                     break;
                 }
-                if (host != runEnd || run.size() == Fd.IOV_MAX) {
+                if (host != runEnd) {
                     if (!run.isEmpty()) {
                         file.writevFully(runHost, run);
                         run.clear();
